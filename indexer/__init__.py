@@ -1,0 +1,1 @@
+"""indexer: a consumer-group worker that bulk-indexes log records into Elasticsearch."""

@@ -1,0 +1,133 @@
+"""The wire format: the one module that turns log records into Kafka messages and back.
+
+A record is a dict of ECS fields as nested objects (`{"log": {"level": "info"}}`), except
+`@timestamp`, which is a top-level key holding an ISO 8601 UTC string with microseconds.
+Every record carries `event.id`, its idempotency key from birth to the Elasticsearch `_id`.
+
+Every message carries two headers: `kl.encoding` (which encoding the value is in, see
+`Encoding`) and `kl.event_id`. Decoding is chosen by the `kl.encoding` header; a message
+without it (written by another tool) is read as JSON.
+
+The handler, the shipper and the indexer use this module; nothing else serialises records.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import os
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import orjson
+
+ECS_VERSION = "8.17.0"
+
+HEADER_ENCODING = "kl.encoding"
+HEADER_EVENT_ID = "kl.event_id"
+
+Headers = Sequence[tuple[str, bytes | str | None]]
+Record = dict[str, Any]
+
+
+class Encoding(enum.StrEnum):
+    JSON = "json"
+    AVRO = "avro"  # Avro single-object encoding: marker + schema fingerprint + body
+    AVRO_CONFLUENT = "avro-confluent"  # Confluent wire format: magic byte + schema id + body
+
+
+class RecordDecodeError(ValueError):
+    """A message that is not a record in any encoding we know. Permanent: dead-letter it."""
+
+
+_JSON_OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_UTC_Z
+
+
+def _fallback(value: object) -> object:
+    """Render what orjson cannot serialise; never raises."""
+    if isinstance(value, (set, frozenset, tuple)):
+        return list(value)
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="replace")
+    try:
+        return str(value)
+    except Exception:  # noqa: BLE001 - a broken __str__ must not lose the record
+        return f"<unrepresentable {type(value).__name__}>"
+
+
+def encode_json(record: Mapping[str, Any]) -> bytes:
+    """A record as compact UTF-8 JSON. Values JSON cannot hold are rendered as strings."""
+    try:
+        return orjson.dumps(record, default=_fallback, option=_JSON_OPTIONS)
+    except (TypeError, orjson.JSONEncodeError):
+        # Integers beyond 64 bits, recursion through __str__ returning non-str, cycles ...
+        return orjson.dumps(_sanitise(record), default=_fallback, option=_JSON_OPTIONS)
+
+
+def _sanitise(value: Any, depth: int = 0) -> Any:
+    if depth > 32:
+        return "<too deep>"
+    if isinstance(value, Mapping):
+        return {str(k): _sanitise(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [_sanitise(v, depth + 1) for v in value]
+    if isinstance(value, bool) or value is None or isinstance(value, (str, float)):
+        return value
+    if isinstance(value, int):
+        return value if -(2**63) <= value < 2**64 else str(value)
+    return _fallback(value)
+
+
+def headers_for(encoding: Encoding, event_id: str) -> list[tuple[str, bytes]]:
+    return [(HEADER_ENCODING, encoding.value.encode()), (HEADER_EVENT_ID, event_id.encode())]
+
+
+def header(headers: Headers | None, name: str) -> str | None:
+    """The last value of header `name` as text, or None."""
+    found: str | None = None
+    for key, value in headers or ():
+        if key == name:
+            found = value.decode("utf-8", "replace") if isinstance(value, bytes) else value
+    return found
+
+
+def decode(value: bytes | None, headers: Headers | None = None) -> Record:
+    """The record a message holds, by its `kl.encoding` header. Raises RecordDecodeError."""
+    if value is None:
+        raise RecordDecodeError("message has no value (a tombstone)")
+    name = header(headers, HEADER_ENCODING) or Encoding.JSON.value
+    try:
+        encoding = Encoding(name)
+    except ValueError:
+        raise RecordDecodeError(f"unknown {HEADER_ENCODING} header {name!r}") from None
+    if encoding is Encoding.JSON:
+        return decode_json(value)
+    from kafka_logging import avro  # noqa: PLC0415 - only Avro users pay for fastavro
+
+    return avro.decode(value, encoding)
+
+
+def decode_json(value: bytes) -> Record:
+    try:
+        record: object = orjson.loads(value)
+    except orjson.JSONDecodeError as exc:
+        raise RecordDecodeError(f"value is not JSON: {exc}") from None
+    if not isinstance(record, dict):
+        raise RecordDecodeError(f"JSON value is a {type(record).__name__}, not an object")
+    return record
+
+
+def event_id(record: Mapping[str, Any]) -> str | None:
+    event = record.get("event")
+    return event.get("id") if isinstance(event, Mapping) else None
+
+
+def line_event_id(host: str, file_identity: str, offset: int) -> str:
+    """The `event.id` of a line a shipper read: the same line always gets the same id."""
+    digest = hashlib.blake2b(f"{host}\0{file_identity}\0{offset}".encode(), digest_size=16)
+    return digest.hexdigest()
+
+
+def random_event_id() -> str:
+    """A fresh 128-bit id for a record born in a process (no coordination needed)."""
+    return os.urandom(16).hex()

@@ -1,0 +1,255 @@
+"""`stack up | down | status`: start, stop and inspect the local Kafka + Elasticsearch."""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from kafka_logging.stack import procs, services
+from kafka_logging.stack.errors import StackError
+from kafka_logging.stack.fetch import Progress
+from kafka_logging.stack.java import find_jdk
+from kafka_logging.stack.settings import (
+    ELASTICSEARCH_MIN_JAVA,
+    ELASTICSEARCH_VERSION,
+    KAFKA_MIN_JAVA,
+    KAFKA_VERSION,
+    StackSettings,
+)
+
+NAMES = ("kafka", "elasticsearch")
+
+
+@dataclass
+class Running:
+    """One started service as recorded in stack.json."""
+
+    name: str
+    pid: int  # leader of its own process group
+    port: int
+    version: str
+    marker: str
+    log: str
+    data: str
+    java: str
+    started_at: float
+    extra: dict[str, str]
+
+    def alive(self) -> bool:
+        return any(procs.is_ours(p, self.marker) for p in self.pids())
+
+    def pids(self) -> list[int]:
+        return procs.group_members(self.pid)
+
+
+@contextlib.contextmanager
+def _locked(settings: StackSettings) -> Iterator[None]:
+    """One `stack up`/`down` at a time per data directory."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    with (settings.data_dir / ".lock").open("w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        yield
+
+
+def load_state(settings: StackSettings) -> dict[str, Running]:
+    try:
+        raw = json.loads(settings.state_file.read_text())
+    except FileNotFoundError:
+        return {}
+    except ValueError as exc:
+        raise StackError(
+            f"{settings.state_file} is not valid JSON ({exc}); remove it after checking that "
+            "no Kafka or Elasticsearch of the stack is running."
+        ) from None
+    return {name: Running(**entry) for name, entry in raw.get("services", {}).items()}
+
+
+def _save_state(settings: StackSettings, state: dict[str, Running]) -> None:
+    tmp = settings.state_file.with_suffix(".tmp")
+    payload = {"version": 1, "services": {n: asdict(r) for n, r in state.items()}}
+    tmp.write_text(json.dumps(payload, indent=2))
+    os.replace(tmp, settings.state_file)
+
+
+def _health(name: str, settings: StackSettings) -> str | None:
+    if name == "kafka":
+        return services.kafka_health(settings.kafka_bootstrap)
+    return services.elasticsearch_health(settings.es_url)
+
+
+def _port(name: str, settings: StackSettings) -> int:
+    return settings.kafka_port if name == "kafka" else settings.es_port
+
+
+def up(settings: StackSettings, progress: Progress) -> dict[str, Running]:
+    """Start whatever is not running yet and wait until both services are healthy."""
+    with _locked(settings):
+        state = load_state(settings)
+        to_start = []
+        for name in NAMES:
+            entry = state.get(name)
+            if entry is not None and entry.alive():
+                progress(f"{name} is already running (pid {entry.pid}, port {entry.port}).")
+                continue
+            if entry is not None:
+                progress(f"{name}: removing stale pid record (pid {entry.pid} is not running).")
+                del state[name]
+                _save_state(settings, state)
+            port = _port(name, settings)
+            if procs.port_open("127.0.0.1", port):
+                raise StackError(
+                    f"port {port} for {name} is already in use by a process the stack did not "
+                    f"start. Stop it, or choose another port (see `kafka-logging stack up --help`)."
+                )
+            to_start.append(name)
+        if to_start:
+            _start(settings, to_start, state, progress)
+        return state
+
+
+def _start(
+    settings: StackSettings, names: list[str], state: dict[str, Running], progress: Progress
+) -> None:
+    jdks = {
+        "kafka": lambda: find_jdk(KAFKA_MIN_JAVA, f"Kafka {KAFKA_VERSION}"),
+        "elasticsearch": lambda: find_jdk(
+            ELASTICSEARCH_MIN_JAVA, f"Elasticsearch {ELASTICSEARCH_VERSION}"
+        ),
+    }
+    preparers: dict[str, Callable[..., services.Launch]] = {
+        "kafka": services.prepare_kafka,
+        "elasticsearch": services.prepare_elasticsearch,
+    }
+    chosen = {name: jdks[name]() for name in names}  # fail on a missing JDK before downloading
+    launches = [preparers[name](settings, chosen[name], progress) for name in names]
+    for launch in launches:
+        progress(
+            f"Starting {launch.name} {launch.version} on port {launch.port} (log {launch.log})"
+        )
+        pid = procs.spawn(launch.argv, env=launch.env, cwd=launch.cwd, log=launch.log)
+        state[launch.name] = Running(
+            name=launch.name,
+            pid=pid,
+            port=launch.port,
+            version=launch.version,
+            marker=launch.marker,
+            log=str(launch.log),
+            data=str(launch.data),
+            java=launch.java,
+            started_at=time.time(),
+            extra=launch.extra,
+        )
+        _save_state(settings, state)
+    timeouts = {"kafka": settings.kafka_start_timeout, "elasticsearch": settings.es_start_timeout}
+    with ThreadPoolExecutor(len(launches)) as pool:
+        results = list(
+            pool.map(
+                lambda launch: _await_healthy(
+                    state[launch.name], settings, timeouts[launch.name], progress
+                ),
+                launches,
+            )
+        )
+    failures = [r for r in results if r is not None]
+    if failures:
+        raise StackError("\n\n".join(failures))
+
+
+def _await_healthy(
+    entry: Running, settings: StackSettings, timeout: float, progress: Progress
+) -> str | None:
+    """None once healthy; else an error message (the service has then been stopped)."""
+    started = time.monotonic()
+    stop = threading.Event()
+    reason: str | None = "not checked yet"
+    announced = started
+    while time.monotonic() - started < timeout:
+        if not entry.alive():
+            return (
+                f"{entry.name} exited during start-up. Last lines of {entry.log}:\n"
+                + procs.tail(Path(entry.log))
+            )
+        reason = _health(entry.name, settings)
+        if reason is None:
+            progress(f"{entry.name} is healthy after {time.monotonic() - started:.1f}s.")
+            return None
+        if time.monotonic() - announced >= 10:
+            progress(f"  still waiting for {entry.name} ({time.monotonic() - started:.0f}s)...")
+            announced = time.monotonic()
+        stop.wait(0.5)
+    procs.stop_group(entry.pid)
+    return (
+        f"{entry.name} did not become healthy within {timeout:.0f}s ({reason}); it was stopped. "
+        f"Last lines of {entry.log}:\n" + procs.tail(Path(entry.log))
+    )
+
+
+def down(settings: StackSettings, progress: Progress) -> None:
+    """Stop both services (SIGTERM, wait, then SIGKILL); leave no process behind."""
+    with _locked(settings):
+        state = load_state(settings)
+        if not state:
+            progress(f"The stack is not running (no state in {settings.data_dir}).")
+        for name in reversed(NAMES):
+            entry = state.get(name)
+            if entry is None:
+                continue
+            if entry.alive():
+                progress(f"Stopping {name} (pid {entry.pid})...")
+                killed = procs.stop_group(entry.pid)
+                progress(f"  {name} {'killed after the grace period' if killed else 'stopped'}.")
+            else:
+                progress(f"{name} was not running.")
+            del state[name]
+            _save_state(settings, state)
+        settings.state_file.unlink(missing_ok=True)
+
+
+def status(settings: StackSettings) -> dict[str, Any]:
+    """What runs, where, and whether it is healthy."""
+    state = load_state(settings)
+    report: dict[str, Any] = {"data_dir": str(settings.data_dir), "services": {}}
+    for name in NAMES:
+        entry = state.get(name)
+        if entry is None:
+            report["services"][name] = {"running": False}
+            continue
+        alive = entry.alive()
+        item: dict[str, Any] = {
+            "running": alive,
+            "version": entry.version,
+            "pids": entry.pids() if alive else [],
+            "port": entry.port,
+            "data": entry.data,
+            "log": entry.log,
+            "java": entry.java,
+            **entry.extra,
+        }
+        if alive:
+            settings_for = StackSettings(
+                settings.cache_dir,
+                settings.data_dir,
+                kafka_port=state["kafka"].port if "kafka" in state else settings.kafka_port,
+                es_port=state["elasticsearch"].port
+                if "elasticsearch" in state
+                else settings.es_port,
+            )
+            problem = _health(name, settings_for)
+            item["health"] = "healthy" if problem is None else f"unhealthy: {problem}"
+            if name == "elasticsearch" and problem is None:
+                item["cluster"] = services.es_get(settings_for.es_url, "/_cluster/health").get(
+                    "status"
+                )
+        else:
+            item["health"] = "not running (stale record)"
+        report["services"][name] = item
+    return report

@@ -1,0 +1,69 @@
+"""Where the local stack keeps its downloads and data, and which versions it runs."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+KAFKA_VERSION = "4.1.2"
+ELASTICSEARCH_VERSION = "9.2.0"
+KAFKA_MIN_JAVA = 17
+ELASTICSEARCH_MIN_JAVA = 21
+
+CACHE_ENV = "KAFKA_LOGGING_CACHE_DIR"
+DATA_ENV = "KAFKA_LOGGING_STACK_DIR"
+ES_USER = "kafka-logging-es"
+
+
+def default_cache_dir() -> Path:
+    env = os.environ.get(CACHE_ENV)
+    if env:
+        return Path(env)
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "kafka-logging"
+
+
+def default_data_dir() -> Path:
+    """The stack's state. As root it lives where Elasticsearch's own user can reach it."""
+    env = os.environ.get(DATA_ENV)
+    if env:
+        return Path(env)
+    if os.geteuid() == 0:
+        return Path("/var/lib/kafka-logging/stack")
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "kafka-logging" / "stack"
+
+
+@dataclass(frozen=True)
+class StackSettings:
+    cache_dir: Path
+    data_dir: Path
+    kafka_port: int = 9092
+    kafka_controller_port: int = 9093
+    es_port: int = 9200
+    es_transport_port: int = 9300
+    kafka_heap: str = "512m"
+    es_heap: str = "1g"
+    kafka_start_timeout: float = 90.0
+    es_start_timeout: float = 180.0
+
+    @property
+    def state_file(self) -> Path:
+        return self.data_dir / "stack.json"
+
+    @property
+    def kafka_dir(self) -> Path:
+        return self.data_dir / "kafka"
+
+    @property
+    def es_dir(self) -> Path:
+        return self.data_dir / "elasticsearch"
+
+    @property
+    def kafka_bootstrap(self) -> str:
+        return f"127.0.0.1:{self.kafka_port}"
+
+    @property
+    def es_url(self) -> str:
+        return f"http://127.0.0.1:{self.es_port}"

@@ -1,0 +1,1 @@
+"""shipper: tails log files into Kafka with acknowledgement-gated checkpoints."""

@@ -1,0 +1,98 @@
+"""Fixtures for both tiers.
+
+Unit tests need no service. Integration tests (everything under tests/integration, marked
+`integration` automatically) get a real Kafka bootstrap address and Elasticsearch URL:
+from KAFKA_BOOTSTRAP_SERVERS / ELASTICSEARCH_URL when set, else from the local stack
+(`kafka-logging stack up`). When a service is absent they fail in CI (CI=true) and skip
+elsewhere, with a message saying how to start it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from kafka_logging.stack import manager, services
+from kafka_logging.stack.settings import StackSettings, default_cache_dir, default_data_dir
+
+INTEGRATION_DIR = Path(__file__).parent / "integration"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if INTEGRATION_DIR in Path(str(item.fspath)).parents:
+            item.add_marker(pytest.mark.integration)
+
+
+def _in_ci() -> bool:
+    return os.environ.get("CI", "").lower() not in ("", "0", "false", "no")
+
+
+def _absent(what: str, detail: str) -> None:
+    message = (
+        f"{what} is not reachable ({detail}). Start the local stack with `kafka-logging stack up`"
+        ", or point KAFKA_BOOTSTRAP_SERVERS / ELASTICSEARCH_URL at running services."
+    )
+    if _in_ci():
+        pytest.fail(message, pytrace=False)
+    pytest.skip(message)
+
+
+def _stack_ports() -> tuple[int, int]:
+    state = manager.load_state(StackSettings(default_cache_dir(), default_data_dir()))
+    kafka = state["kafka"].port if "kafka" in state else 9092
+    es = state["elasticsearch"].port if "elasticsearch" in state else 9200
+    return kafka, es
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap() -> str:
+    """A Kafka bootstrap address whose metadata request succeeds."""
+    bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS") or f"127.0.0.1:{_stack_ports()[0]}"
+    problem = services.kafka_health(bootstrap, timeout=10)
+    if problem is not None:
+        _absent(f"Kafka at {bootstrap}", problem)
+    return bootstrap
+
+
+@pytest.fixture(scope="session")
+def es_url() -> str:
+    """An Elasticsearch URL whose cluster health is at least yellow."""
+    url = os.environ.get("ELASTICSEARCH_URL") or f"http://127.0.0.1:{_stack_ports()[1]}"
+    problem = services.elasticsearch_health(url, timeout=10)
+    if problem is not None:
+        _absent(f"Elasticsearch at {url}", problem)
+    return url
+
+
+def _unique(request: pytest.FixtureRequest, prefix: str) -> str:
+    name = re.sub(r"[^a-z0-9]+", "-", request.node.name.lower()).strip("-")[:60]
+    return f"{prefix}-{name}-{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture
+def topic(request: pytest.FixtureRequest, kafka_bootstrap: str) -> Iterator[str]:
+    """A new single-partition topic for this test only, deleted afterwards."""
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    name = _unique(request, "test")
+    admin = AdminClient({"bootstrap.servers": kafka_bootstrap})
+    admin.create_topics([NewTopic(name, num_partitions=1, replication_factor=1)])[name].result(30)
+    yield name
+    admin.delete_topics([name])[name].result(30)
+
+
+@pytest.fixture
+def index(request: pytest.FixtureRequest, es_url: str) -> Iterator[str]:
+    """A unique index name for this test; every index matching it is deleted afterwards."""
+    from elasticsearch import Elasticsearch
+
+    name = _unique(request, "test")
+    yield name
+    with Elasticsearch(es_url) as es:
+        es.indices.delete(index=f"{name}*", ignore_unavailable=True, allow_no_indices=True)
