@@ -11,6 +11,8 @@ import click
 # name -> "module:attribute" of a click command; a component registers itself here.
 COMMANDS: dict[str, str] = {
     "stack": "kafka_logging.stack.cli:stack",
+    "ship": "shipper.cli:ship",
+    "index": "indexer.cli:index",
 }
 
 

@@ -1,0 +1,12 @@
+"""`kafka-logging ship`."""
+
+from __future__ import annotations
+
+import click
+
+
+@click.command()
+@click.option("--config", "config_path", type=click.Path(), required=True)
+def ship(config_path: str) -> None:
+    """Not built yet."""
+    raise click.ClickException("`kafka-logging ship` is not built yet")
