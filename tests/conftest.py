@@ -9,11 +9,17 @@ elsewhere, with a message saying how to start it.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+import shutil
+import signal
+import socket
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -96,3 +102,90 @@ def index(request: pytest.FixtureRequest, es_url: str) -> Iterator[str]:
     yield name
     with Elasticsearch(es_url) as es:
         es.indices.delete(index=f"{name}*", ignore_unavailable=True, allow_no_indices=True)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class DisposableService:
+    """A private Kafka broker or Elasticsearch node for tests that stop, kill or freeze it.
+
+    Never touch the shared stack in such tests: other tests run against it.
+    """
+
+    def __init__(self, name: str, data_dir: Path) -> None:
+        self.name = name
+        self.settings = StackSettings(
+            cache_dir=default_cache_dir(),
+            data_dir=data_dir,
+            kafka_port=_free_port(),
+            kafka_controller_port=_free_port(),
+            es_port=_free_port(),
+            es_transport_port=_free_port(),
+            kafka_heap="384m",
+            es_heap="512m",
+        )
+        self.start()
+
+    @property
+    def address(self) -> str:
+        """Kafka: a bootstrap address; Elasticsearch: a URL."""
+        if self.name == "kafka":
+            return self.settings.kafka_bootstrap
+        return self.settings.es_url
+
+    def _say(self, message: str) -> None:
+        print(f"[{self.name}@{self.address}] {message}")
+
+    def start(self) -> None:
+        """Start (again, on the same data) and wait until healthy."""
+        manager.up(self.settings, self._say, only=[self.name])
+
+    def stop(self) -> None:
+        """SIGTERM and wait (SIGKILL after the grace period)."""
+        manager.down(self.settings, self._say, only=[self.name])
+
+    def _signal(self, sig: signal.Signals) -> None:
+        entry = manager.load_state(self.settings)[self.name]
+        for pid in entry.pids():
+            os.kill(pid, sig)
+
+    def kill(self) -> None:
+        """SIGKILL every process of the service, as a crash would."""
+        self._signal(signal.SIGKILL)
+        manager.down(self.settings, self._say, only=[self.name])
+
+    def freeze(self) -> None:
+        """SIGSTOP: the process stays, answers nothing."""
+        self._signal(signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        self._signal(signal.SIGCONT)
+
+
+@pytest.fixture
+def make_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """Factory: `make_service("kafka")` or `make_service("elasticsearch")` -> DisposableService.
+
+    Each is stopped (and its data removed) after the test. As root, Elasticsearch needs a
+    data directory its own user can reach, so these live under /var/tmp, not /root.
+    """
+    made: list[tuple[DisposableService, Path]] = []
+
+    def make(name: str) -> DisposableService:
+        base = Path(tempfile.mkdtemp(prefix=f"kl-{name}-", dir="/var/tmp"))
+        os.chmod(base, 0o755)
+        service = DisposableService(name, base)
+        made.append((service, base))
+        return service
+
+    yield make
+    for service, base in made:
+        with contextlib.suppress(Exception):
+            service.thaw()
+        service.stop()
+        shutil.rmtree(base, ignore_errors=True)

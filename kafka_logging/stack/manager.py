@@ -8,7 +8,7 @@ import json
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -90,12 +90,14 @@ def _port(name: str, settings: StackSettings) -> int:
     return settings.kafka_port if name == "kafka" else settings.es_port
 
 
-def up(settings: StackSettings, progress: Progress) -> dict[str, Running]:
-    """Start whatever is not running yet and wait until both services are healthy."""
+def up(
+    settings: StackSettings, progress: Progress, only: Sequence[str] = NAMES
+) -> dict[str, Running]:
+    """Start whatever of `only` is not running yet and wait until it is healthy."""
     with _locked(settings):
         state = load_state(settings)
         to_start = []
-        for name in NAMES:
+        for name in only:
             entry = state.get(name)
             if entry is not None and entry.alive():
                 progress(f"{name} is already running (pid {entry.pid}, port {entry.port}).")
@@ -193,14 +195,16 @@ def _await_healthy(
     )
 
 
-def down(settings: StackSettings, progress: Progress) -> None:
-    """Stop both services (SIGTERM, wait, then SIGKILL); leave no process behind."""
+def down(settings: StackSettings, progress: Progress, only: Sequence[str] = NAMES) -> None:
+    """Stop the services (SIGTERM, wait, then SIGKILL); leave no process behind."""
     with _locked(settings):
         state = load_state(settings)
         if not state:
             progress(f"The stack is not running (no state in {settings.data_dir}).")
         for name in reversed(NAMES):
             entry = state.get(name)
+            if name not in only:
+                continue
             if entry is None:
                 continue
             if entry.alive():
@@ -211,7 +215,8 @@ def down(settings: StackSettings, progress: Progress) -> None:
                 progress(f"{name} was not running.")
             del state[name]
             _save_state(settings, state)
-        settings.state_file.unlink(missing_ok=True)
+        if not state:
+            settings.state_file.unlink(missing_ok=True)
 
 
 def status(settings: StackSettings) -> dict[str, Any]:
