@@ -13,6 +13,8 @@ COMMANDS: dict[str, str] = {
     "stack": "kafka_logging.stack.cli:stack",
     "ship": "shipper.cli:ship",
     "index": "indexer.cli:index",
+    "setup": "kafka_logging.ops.cli:setup",
+    "prune": "kafka_logging.ops.cli:prune",
 }
 
 

@@ -1,0 +1,1 @@
+"""Operations: `kafka-logging setup` (topics, index template, Kibana) and `prune` (retention)."""
