@@ -15,6 +15,8 @@ COMMANDS: dict[str, str] = {
     "index": "indexer.cli:index",
     "setup": "kafka_logging.ops.cli:setup",
     "prune": "kafka_logging.ops.cli:prune",
+    "search": "kafka_logging.search.cli:search",
+    "tail": "kafka_logging.search.cli:tail",
 }
 
 

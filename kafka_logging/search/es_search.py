@@ -1,0 +1,267 @@
+"""Searching Elasticsearch: pages through a point in time with search_after, and --follow.
+
+Every client error is translated here into a `SearchError` whose message is one line a user
+can act on: the query Elasticsearch could not parse and why, the index pattern that matches
+nothing yet, the URL that does not answer.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from kafka_logging.errors import FatalError
+from kafka_logging.search.filters import Filters
+from kafka_logging.search.timeparse import utc_now
+
+if TYPE_CHECKING:
+    from elasticsearch import Elasticsearch
+
+MAX_PAGE = 1000
+DEFAULT_INDEX = "application-logs-*"
+
+
+class SearchError(FatalError):
+    """A search that cannot be answered; the message says why in one line."""
+
+
+class NoIndexError(SearchError):
+    """The index pattern matches no index (yet)."""
+
+
+class UnreachableError(SearchError):
+    """Elasticsearch does not answer at the configured URL."""
+
+
+@dataclass(frozen=True)
+class Hit:
+    index: str
+    id: str
+    millis: int | None  # the sort value of @timestamp (epoch ms); None when absent
+    source: dict[str, Any]
+
+
+def _deepest_reason(error: Any) -> str | None:
+    """The most specific `reason` in an Elasticsearch error body (root cause or caused_by)."""
+    if not isinstance(error, dict):
+        return None
+    nested = _deepest_reason(error.get("caused_by"))
+    if nested:
+        return nested
+    for failure in error.get("failed_shards") or ():
+        nested = _deepest_reason(failure.get("reason"))
+        if nested:
+            return nested
+    for cause in error.get("root_cause") or ():
+        nested = _deepest_reason(cause)
+        if nested:
+            return nested
+    reason = error.get("reason")
+    return str(reason) if reason else None
+
+
+def _first_line(text: str) -> str:
+    return text.strip().splitlines()[0] if text.strip() else text
+
+
+class EsSearcher:
+    """Runs searches for one index pattern on one client. Knows nothing of the CLI."""
+
+    def __init__(
+        self,
+        client: Elasticsearch,
+        index: str = DEFAULT_INDEX,
+        *,
+        url: str = "",
+        page_size: int = MAX_PAGE,
+        keep_alive: str = "2m",
+    ) -> None:
+        if not 1 <= page_size <= 10_000:
+            raise ValueError(f"page_size must be between 1 and 10000, not {page_size}")
+        self._client = client
+        self._index = index
+        self._url = url or "Elasticsearch"
+        self._page_size = page_size
+        self._keep_alive = keep_alive
+        from elasticsearch import (  # noqa: PLC0415 - only search pays for elasticsearch
+            ApiError,
+            AuthenticationException,
+            AuthorizationException,
+            BadRequestError,
+            NotFoundError,
+            TransportError,
+        )
+
+        self._api_error = ApiError
+        self._transport_error = TransportError
+        self._bad_request = BadRequestError
+        self._not_found = NotFoundError
+        self._auth_errors = (AuthenticationException, AuthorizationException)
+
+    # -- errors ------------------------------------------------------------------------------
+
+    def _translate(self, exc: Exception, filters: Filters) -> SearchError:  # noqa: PLR0911
+        if isinstance(exc, self._transport_error):
+            return UnreachableError(
+                f"cannot reach Elasticsearch at {self._url}: {_first_line(str(exc.message))}"
+            )
+        if not isinstance(exc, self._api_error):
+            return SearchError(f"Elasticsearch at {self._url}: {exc}")
+        reason = _first_line(_deepest_reason(getattr(exc, "body", {}).get("error")) or "")
+        reason = reason or str(exc.message)
+        if isinstance(exc, self._auth_errors):
+            return SearchError(
+                f"Elasticsearch at {self._url} refused the request ({exc.meta.status}): {reason}"
+                " -- check username/password/api_key in the `elasticsearch:` config section"
+            )
+        if isinstance(exc, self._not_found):
+            return self._no_index()
+        if isinstance(exc, self._bad_request):
+            if filters.query:
+                return SearchError(
+                    f"Elasticsearch cannot run the query {filters.query!r}: {reason}"
+                )
+            return SearchError(f"Elasticsearch rejected the search: {reason}")
+        return SearchError(f"Elasticsearch at {self._url} answered {exc.meta.status}: {reason}")
+
+    def _no_index(self) -> NoIndexError:
+        return NoIndexError(
+            f"no indices match {self._index} at {self._url} yet -- is the indexer running?"
+        )
+
+    # -- paging ------------------------------------------------------------------------------
+
+    def hits(
+        self,
+        filters: Filters,
+        limit: int | None,
+        *,
+        newest_first: bool = True,
+        since: datetime | None = None,
+    ) -> Iterator[Hit]:
+        """Up to `limit` (None: all) matching hits in time order, paged through a point in time.
+
+        Raises NoIndexError when the pattern matches no index, SearchError for anything else.
+        """
+        query = filters.es_query(since)
+        order = "desc" if newest_first else "asc"
+        sort = [{"@timestamp": {"order": order, "unmapped_type": "date"}}]
+        try:
+            opened = self._client.open_point_in_time(
+                index=self._index, keep_alive=self._keep_alive, ignore_unavailable=True
+            )
+        except (self._api_error, self._transport_error) as exc:
+            raise self._translate(exc, filters) from None
+        pit_id: str = opened["id"]
+        try:
+            if opened.get("_shards", {}).get("total", 1) == 0:
+                raise self._no_index()
+            remaining = limit
+            search_after: list[Any] | None = None
+            while remaining is None or remaining > 0:
+                size = self._page_size if remaining is None else min(self._page_size, remaining)
+                try:
+                    page = self._client.search(
+                        pit={"id": pit_id, "keep_alive": self._keep_alive},
+                        query=query,
+                        sort=sort,
+                        size=size,
+                        search_after=search_after,
+                        track_total_hits=False,
+                    )
+                except (self._api_error, self._transport_error) as exc:
+                    raise self._translate(exc, filters) from None
+                pit_id = page.get("pit_id", pit_id)
+                found = page["hits"]["hits"]
+                for raw in found:
+                    yield _hit(raw)
+                if remaining is not None:
+                    remaining -= len(found)
+                if len(found) < size:
+                    return
+                search_after = found[-1]["sort"]
+        finally:
+            self._close(pit_id)
+
+    def _close(self, pit_id: str) -> None:
+        # A point in time expires by itself after keep_alive; closing early is a courtesy.
+        with contextlib.suppress(self._api_error, self._transport_error):
+            self._client.close_point_in_time(id=pit_id)
+
+    def search(
+        self, filters: Filters, limit: int | None, *, newest_first: bool = True
+    ) -> Iterator[dict[str, Any]]:
+        """The records of `hits()`."""
+        for hit in self.hits(filters, limit, newest_first=newest_first):
+            yield hit.source
+
+    # -- follow ------------------------------------------------------------------------------
+
+    def follow(
+        self,
+        filters: Filters,
+        *,
+        backlog: int,
+        stop: threading.Event,
+        interval: float = 2.0,
+        lookback: timedelta = timedelta(seconds=30),
+        clock: Callable[[], datetime] = utc_now,
+        notice: Callable[[str], None] = lambda _: None,
+    ) -> Iterator[dict[str, Any]]:
+        """The newest `backlog` matches oldest first, then each new match once, until `stop`.
+
+        Every `interval` seconds it asks for matches stamped at or after now - `lookback`
+        and prints those it has not printed yet (by index and _id), so records with equal
+        timestamps, or indexed a little after later ones, appear exactly once. A record that
+        becomes searchable more than `lookback` after its own @timestamp is not shown.
+        Elasticsearch outages and a missing index are reported through `notice` and retried.
+        """
+        seen: dict[tuple[str, str], int | None] = {}
+        problem: str | None = None
+        try:
+            initial = list(self.hits(filters, backlog, newest_first=True)) if backlog else []
+        except (NoIndexError, UnreachableError) as exc:
+            problem = str(exc)
+            notice(f"{problem}; waiting")
+            initial = []
+        for hit in reversed(initial):
+            seen[(hit.index, hit.id)] = hit.millis
+            yield hit.source
+        while not stop.wait(interval):
+            window = clock() - lookback
+            if filters.since is not None and filters.since > window:
+                window = filters.since
+            try:
+                fresh = [
+                    hit
+                    for hit in self.hits(filters, None, newest_first=False, since=window)
+                    if (hit.index, hit.id) not in seen
+                ]
+            except (NoIndexError, UnreachableError) as exc:
+                if str(exc) != problem:
+                    problem = str(exc)
+                    notice(f"{problem}; retrying every {interval:g}s")
+                continue
+            if problem is not None:
+                notice("Elasticsearch answers again; following")
+                problem = None
+            for hit in fresh:
+                seen[(hit.index, hit.id)] = hit.millis
+                yield hit.source
+            _forget_before(seen, int(window.timestamp() * 1000))
+
+
+def _forget_before(seen: dict[tuple[str, str], int | None], millis: int) -> None:
+    """Drop ids stamped before the window: no later query can return them again."""
+    for key in [k for k, v in seen.items() if v is None or v < millis]:
+        del seen[key]
+
+
+def _hit(raw: dict[str, Any]) -> Hit:
+    sort = raw.get("sort") or [None]
+    millis = sort[0] if isinstance(sort[0], int) else None
+    return Hit(index=raw["_index"], id=raw["_id"], millis=millis, source=raw.get("_source") or {})

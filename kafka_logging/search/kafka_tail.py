@@ -1,0 +1,149 @@
+"""A live stream of records straight from Kafka, for `kafka-logging tail`.
+
+It assigns every partition of the topic itself (no consumer group joins, no offset is ever
+committed, so tailing never disturbs the indexers) at the current end -- resolved before
+`start()` returns, so everything produced afterwards is seen -- or at the beginning.
+Messages that are not records are reported through `warn` and skipped, never fatal.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from kafka_logging.errors import FatalError
+from kafka_logging.record import Record, RecordDecodeError, decode
+
+DEFAULT_TOPIC = "application-logs"
+
+
+class TailError(FatalError):
+    """Tailing cannot start or go on; the message says why in one line."""
+
+
+def consumer_config(client_config: dict[str, Any]) -> dict[str, Any]:
+    """librdkafka settings for a consumer that never commits and never joins a group."""
+    return {
+        **client_config,
+        # librdkafka wants a group.id even with assign(); nothing is joined or committed.
+        "group.id": f"kafka-logging-tail-{uuid.uuid4().hex[:12]}",
+        "enable.auto.commit": False,
+        "enable.auto.offset.store": False,
+        "auto.offset.reset": "latest",
+        "enable.partition.eof": False,
+        # Connection failures come back through error_cb / exceptions, not as stderr noise.
+        "log_level": 0,
+    }
+
+
+class KafkaTail:
+    """Reads one topic from its end (or beginning) and yields decoded records."""
+
+    def __init__(
+        self,
+        config: dict[str, Any],
+        topic: str = DEFAULT_TOPIC,
+        *,
+        from_beginning: bool = False,
+        timeout: float = 10.0,
+        warn: Callable[[str], None] = lambda _: None,
+        consumer_factory: Callable[[dict[str, Any]], Any] | None = None,
+    ) -> None:
+        from confluent_kafka import Consumer  # noqa: PLC0415 - only tail pays for the client
+
+        self._topic = topic
+        self._from_beginning = from_beginning
+        self._timeout = timeout
+        self._warn = warn
+        self._bootstrap = str(config.get("bootstrap.servers", "?"))
+        full = consumer_config(config)
+        full["error_cb"] = self._on_error
+        self._consumer = (consumer_factory or Consumer)(full)
+        self._broker_problem: str | None = None
+
+    def _on_error(self, error: Any) -> None:
+        text = f"Kafka at {self._bootstrap}: {error.str()}"
+        if text != self._broker_problem:
+            self._broker_problem = text
+            self._warn(text)
+
+    def start(self) -> int:
+        """Assign every partition at its end (or beginning); the number of partitions.
+
+        Raises TailError when Kafka does not answer within `timeout` or the topic is unknown.
+        """
+        from confluent_kafka import (  # noqa: PLC0415
+            OFFSET_BEGINNING,
+            KafkaError,
+            KafkaException,
+            TopicPartition,
+        )
+
+        unreachable = (
+            f"cannot reach Kafka at {self._bootstrap} within {self._timeout:g}s"
+            " -- is the broker running? (--bootstrap-servers / KAFKA_BOOTSTRAP_SERVERS)"
+        )
+        try:
+            metadata = self._consumer.list_topics(self._topic, timeout=self._timeout)
+        except KafkaException as exc:
+            raise TailError(f"{unreachable}: {exc.args[0].str()}") from None
+        described = metadata.topics.get(self._topic)
+        if described is None or described.error is not None:
+            code = described.error.code() if described is not None else None
+            if code == KafkaError.UNKNOWN_TOPIC_OR_PART or described is None:
+                raise TailError(f"topic {self._topic!r} does not exist at {self._bootstrap}")
+            raise TailError(f"topic {self._topic!r} at {self._bootstrap}: {described.error.str()}")
+        partitions = sorted(described.partitions)
+        if not partitions:
+            raise TailError(f"topic {self._topic!r} at {self._bootstrap} has no partitions")
+        assignment = []
+        for partition in partitions:
+            if self._from_beginning:
+                offset = OFFSET_BEGINNING
+            else:
+                try:
+                    _, offset = self._consumer.get_watermark_offsets(
+                        TopicPartition(self._topic, partition), timeout=self._timeout
+                    )
+                except KafkaException as exc:
+                    raise TailError(f"{unreachable}: {exc.args[0].str()}") from None
+            assignment.append(TopicPartition(self._topic, partition, offset))
+        self._consumer.assign(assignment)
+        return len(partitions)
+
+    def records(self, stop: threading.Event, batch: int = 500) -> Iterator[Record]:
+        """Decoded records as they arrive, until `stop` is set (checked at least twice a second)."""
+        while not stop.is_set():
+            for message in self._consumer.consume(batch, timeout=0.5):
+                error = message.error()
+                if error is not None:
+                    if error.fatal():
+                        raise TailError(f"Kafka at {self._bootstrap}: {error.str()}")
+                    self._warn(f"Kafka at {self._bootstrap}: {error.str()}")
+                    continue
+                try:
+                    record = decode(message.value(), _header_list(message.headers()))
+                except RecordDecodeError as exc:
+                    self._warn(
+                        f"skipped undecodable message at {message.topic()}"
+                        f"[{message.partition()}]@{message.offset()}: {exc}"
+                    )
+                    continue
+                if self._broker_problem is not None:
+                    self._broker_problem = None
+                yield record
+
+    def close(self) -> None:
+        """Leave without committing anything."""
+        self._consumer.close()
+
+
+def _header_list(headers: Any) -> list[tuple[str, bytes | str | None]] | None:
+    """confluent-kafka gives headers as a list of pairs (or None); accept a dict too."""
+    if headers is None:
+        return None
+    if isinstance(headers, dict):
+        return list(headers.items())
+    return list(headers)
