@@ -17,6 +17,7 @@ COMMANDS: dict[str, str] = {
     "prune": "kafka_logging.ops.cli:prune",
     "search": "kafka_logging.search.cli:search",
     "tail": "kafka_logging.search.cli:tail",
+    "demo": "kafka_logging.demo.cli:demo",
 }
 
 

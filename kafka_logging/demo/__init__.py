@@ -1,0 +1,1 @@
+"""`kafka-logging demo`: the whole pipeline on the local stack, with counts that must match."""
