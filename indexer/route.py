@@ -1,0 +1,99 @@
+"""From a Kafka message to a bulk document: decode, choose the daily index, choose the `_id`.
+
+- The index comes from the record's own `@timestamp` (UTC) through the strftime pattern, so a
+  replay lands in the same index and answers 409. A record without a usable `@timestamp` is
+  routed by the Kafka message timestamp (as deterministic across replays); Elasticsearch then
+  judges the field itself (a malformed one is a mapping error: dead-lettered).
+- `_id` is `event.id`, else `<topic>-<partition>-<offset>`.
+- A JSON value is sent as it arrived (no re-serialisation); other encodings are re-encoded
+  as JSON with kafka_logging.record.encode_json.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+from indexer.bulk import Doc, action_line
+from indexer.tracker import TopicPartition
+from kafka_logging import record as wire
+
+_MAX_CACHE = 4096
+_OVERHEAD = 300  # bytes per Doc beyond its payloads: object, action line, tuples
+
+
+class Router:
+    """Builds Docs; decode errors propagate as kafka_logging.record.RecordDecodeError."""
+
+    def __init__(self, pattern: str) -> None:
+        self._pattern = pattern
+        self._by_day: dict[str, str] = {}
+
+    def index_for_day(self, day: date) -> str:
+        return day.strftime(self._pattern)
+
+    def _index_from_utc_prefix(self, prefix: str) -> str:
+        name = self._by_day.get(prefix)
+        if name is None:
+            name = self.index_for_day(date.fromisoformat(prefix))
+            if len(self._by_day) >= _MAX_CACHE:
+                self._by_day.clear()
+            self._by_day[prefix] = name
+        return name
+
+    def route(self, timestamp: Any, kafka_ms: int) -> tuple[str, float | None]:
+        """(index name, @timestamp as epoch seconds or None) for one record."""
+        if isinstance(timestamp, str) and len(timestamp) >= 10:
+            try:
+                moment = datetime.fromisoformat(timestamp)
+                if moment.tzinfo is None:
+                    moment = moment.replace(tzinfo=UTC)
+                epoch = moment.timestamp()
+                if timestamp.endswith(("Z", "+00:00")):
+                    return self._index_from_utc_prefix(timestamp[:10]), epoch
+                return self.index_for_day(moment.astimezone(UTC).date()), epoch
+            except ValueError:
+                pass
+        elif isinstance(timestamp, (int, float)) and not isinstance(timestamp, bool):
+            try:  # epoch milliseconds, as Elasticsearch reads a number in a date field
+                moment = datetime.fromtimestamp(timestamp / 1000, UTC)
+                return self.index_for_day(moment.date()), moment.timestamp()
+            except (OverflowError, OSError, ValueError):
+                pass
+        return self.index_for_day(datetime.fromtimestamp(kafka_ms / 1000, UTC).date()), None
+
+    def build(
+        self,
+        tp: TopicPartition,
+        offset: int,
+        generation: int,
+        key: bytes | None,
+        value: bytes | None,
+        headers: list[tuple[str, bytes]] | None,
+        kafka_ms: int,
+    ) -> Doc:
+        """The bulk document for one message. Raises RecordDecodeError."""
+        record = wire.decode(value, headers)
+        index, event_time = self.route(record.get("@timestamp"), kafka_ms)
+        doc_id = wire.event_id(record)
+        if not isinstance(doc_id, str) or not doc_id or len(doc_id.encode()) > 512:
+            doc_id = f"{tp[0]}-{tp[1]}-{offset}"
+        encoding = wire.header(headers, wire.HEADER_ENCODING)
+        if value is not None and encoding in (None, wire.Encoding.JSON.value):
+            # Raw newlines in valid JSON are whitespace: fold them so NDJSON stays one line.
+            source = value.replace(b"\n", b" ") if b"\n" in value else value
+        else:
+            source = wire.encode_json(record)
+        size = len(source) if source is value else len(source) + len(value or b"")
+        return Doc(
+            tp=tp,
+            offset=offset,
+            generation=generation,
+            action=action_line(index, doc_id),
+            source=source,
+            value=value,
+            key=key,
+            headers=headers,
+            event_time=event_time,
+            size=size + _OVERHEAD,
+        )
