@@ -12,7 +12,7 @@ from kafka_logging import record
 json_values = st.recursive(
     st.none()
     | st.booleans()
-    | st.integers()
+    | st.integers(-(2**63), 2**64 - 1)
     | st.floats(allow_nan=False, allow_infinity=False)
     | st.text(),
     lambda children: (
@@ -53,6 +53,11 @@ def test_non_finite_floats_become_null() -> None:
     """JSON has no NaN or infinity: such values are sent as null, the record still goes."""
     doc = {"a": float("inf"), "b": float("nan"), "message": "m"}
     assert record.decode_json(record.encode_json(doc)) == {"a": None, "b": None, "message": "m"}
+
+
+def test_integers_beyond_64_bits_become_strings() -> None:
+    """Elasticsearch cannot hold them as numbers: their digits are kept as text."""
+    assert record.decode_json(record.encode_json({"n": -(2**63) - 1})) == {"n": str(-(2**63) - 1)}
 
 
 class _Hostile:
