@@ -412,7 +412,10 @@ def tail(
     from kafka_logging.search.kafka_tail import KafkaTail  # noqa: PLC0415
 
     filters = _filters(query, services, hosts, level)
-    matches = filters.matcher()
+    try:
+        matches = filters.matcher()
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
     try:
         settings = _load_config(config_path).kafka
     except FatalError as exc:

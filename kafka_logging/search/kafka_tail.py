@@ -9,6 +9,7 @@ Messages that are not records are reported through `warn` and skipped, never fat
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -17,6 +18,7 @@ from kafka_logging.errors import FatalError
 from kafka_logging.record import Record, RecordDecodeError, decode
 
 DEFAULT_TOPIC = "application-logs"
+WARN_EVERY = 30.0  # seconds between two warnings about an unreachable broker
 
 
 class TailError(FatalError):
@@ -50,6 +52,7 @@ class KafkaTail:
         timeout: float = 10.0,
         warn: Callable[[str], None] = lambda _: None,
         consumer_factory: Callable[[dict[str, Any]], Any] | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         from confluent_kafka import Consumer  # noqa: PLC0415 - only tail pays for the client
 
@@ -61,13 +64,32 @@ class KafkaTail:
         full = consumer_config(config)
         full["error_cb"] = self._on_error
         self._consumer = (consumer_factory or Consumer)(full)
-        self._broker_problem: str | None = None
+        self._clock = clock
+        self._last_error: str | None = None  # the newest broker error not reported yet
+        self._warned_at: float | None = None
 
     def _on_error(self, error: Any) -> None:
-        text = f"Kafka at {self._bootstrap}: {error.str()}"
-        if text != self._broker_problem:
-            self._broker_problem = text
-            self._warn(text)
+        # Served from consume(); librdkafka reconnects by itself, so these are reported
+        # (rate-limited) rather than raised.
+        self._last_error = str(error.str())
+
+    def _report_broker_errors(self) -> None:
+        if self._last_error is None:
+            return
+        now = self._clock()
+        if self._warned_at is None or now - self._warned_at >= WARN_EVERY:
+            self._warn(f"Kafka at {self._bootstrap}: {self._last_error} (retrying)")
+            self._warned_at = now
+        self._last_error = None
+
+    def _unreachable(self, exc: Any) -> TailError:
+        detail = exc.args[0].str() if exc.args and hasattr(exc.args[0], "str") else str(exc)
+        if self._last_error:
+            detail = f"{detail}; {self._last_error}"
+        return TailError(
+            f"cannot reach Kafka at {self._bootstrap} within {self._timeout:g}s"
+            f" -- is the broker running? (--bootstrap-servers / KAFKA_BOOTSTRAP_SERVERS): {detail}"
+        )
 
     def start(self) -> int:
         """Assign every partition at its end (or beginning); the number of partitions.
@@ -81,14 +103,10 @@ class KafkaTail:
             TopicPartition,
         )
 
-        unreachable = (
-            f"cannot reach Kafka at {self._bootstrap} within {self._timeout:g}s"
-            " -- is the broker running? (--bootstrap-servers / KAFKA_BOOTSTRAP_SERVERS)"
-        )
         try:
             metadata = self._consumer.list_topics(self._topic, timeout=self._timeout)
         except KafkaException as exc:
-            raise TailError(f"{unreachable}: {exc.args[0].str()}") from None
+            raise self._unreachable(exc) from None
         described = metadata.topics.get(self._topic)
         if described is None or described.error is not None:
             code = described.error.code() if described is not None else None
@@ -108,15 +126,18 @@ class KafkaTail:
                         TopicPartition(self._topic, partition), timeout=self._timeout
                     )
                 except KafkaException as exc:
-                    raise TailError(f"{unreachable}: {exc.args[0].str()}") from None
+                    raise self._unreachable(exc) from None
             assignment.append(TopicPartition(self._topic, partition, offset))
         self._consumer.assign(assignment)
+        self._last_error = None
         return len(partitions)
 
     def records(self, stop: threading.Event, batch: int = 500) -> Iterator[Record]:
         """Decoded records as they arrive, until `stop` is set (checked at least twice a second)."""
         while not stop.is_set():
-            for message in self._consumer.consume(batch, timeout=0.5):
+            messages = self._consumer.consume(batch, timeout=0.5)
+            self._report_broker_errors()
+            for message in messages:
                 error = message.error()
                 if error is not None:
                     if error.fatal():
@@ -131,8 +152,6 @@ class KafkaTail:
                         f"[{message.partition()}]@{message.offset()}: {exc}"
                     )
                     continue
-                if self._broker_problem is not None:
-                    self._broker_problem = None
                 yield record
 
     def close(self) -> None:

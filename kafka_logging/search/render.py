@@ -36,8 +36,13 @@ _SHOWN = frozenset(
         "error.stack_trace",
     }
 )
-# Key fields shown on the default line when present.
-_KEY_FIELDS = ("trace.id", "transaction.id", "labels", "extra")
+# The default line also shows `key=value` for trace/transaction ids, labels and every field
+# outside these ECS namespaces (the `extra=` fields an application logged), not bookkeeping.
+_KEY_ALWAYS = ("trace.id", "transaction.id")
+_BOOKKEEPING = frozenset(
+    {"ecs", "event", "log", "process", "host", "service", "agent", "span", "error", "trace"}
+    | {"transaction", "@timestamp", "message"}
+)
 
 _LEVEL_COLOURS: dict[str, dict[str, Any]] = {
     "trace": {"fg": "bright_black"},
@@ -139,7 +144,8 @@ class TextRenderer:
         shown = [
             f"{key}={_escape(_scalar(value))}"
             for key, value in flat.items()
-            if key.startswith(_KEY_FIELDS) and key not in _SHOWN
+            if value is not None
+            and (key in _KEY_ALWAYS or key.split(".", 1)[0] not in _BOOKKEEPING)
         ]
         return " ".join(shown)
 
@@ -147,7 +153,7 @@ class TextRenderer:
         lines = [
             f"    {self._style(key, fg='bright_black')}: {_indent(_escape(_scalar(value)), 6)}"
             for key, value in sorted(flat.items())
-            if key not in _SHOWN
+            if key not in _SHOWN and value is not None
         ]
         stack = flat.get("error.stack_trace")
         if stack:
@@ -192,7 +198,7 @@ class JsonRenderer:
 
     def write(self, record: Mapping[str, Any]) -> None:
         body = orjson.dumps(record, default=str, option=orjson.OPT_INDENT_2).decode()
-        self._out.write(("[\n" if self._count == 0 else ",\n") + _indent(body, 2))
+        self._out.write(("[\n  " if self._count == 0 else ",\n  ") + _indent(body, 2))
         self._count += 1
         if self._live:
             self._out.flush()

@@ -1,0 +1,192 @@
+"""The search and tail commands: option handling, error lines, interruption, config precedence."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import elasticsearch
+import pytest
+from click.testing import CliRunner
+
+from kafka_logging.cli import main
+from kafka_logging.search import es_search
+
+
+def run(*args: str, env: dict[str, str] | None = None) -> Any:
+    return CliRunner().invoke(main, list(args), env=env)
+
+
+class CapturingEs:
+    """Stands in for elasticsearch.Elasticsearch: records its kwargs, answers nothing."""
+
+    made: list[dict[str, Any]] = []
+
+    def __init__(self, **kwargs: Any) -> None:
+        CapturingEs.made.append(kwargs)
+
+    def __enter__(self) -> CapturingEs:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+@pytest.fixture
+def fake_es(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
+    CapturingEs.made = []
+    monkeypatch.setattr(elasticsearch, "Elasticsearch", CapturingEs)
+
+    def search(self: Any, filters: Any, limit: Any, newest_first: bool = True) -> Iterator[Any]:
+        yield {"message": "one", "filters": repr(filters), "limit": limit, "desc": newest_first}
+
+    monkeypatch.setattr(es_search.EsSearcher, "search", search)
+    return CapturingEs.made
+
+
+def test_import_kafka_logging_does_not_import_search_or_elasticsearch() -> None:
+    """`import kafka_logging` stays light: the search package and the ES client are not loaded."""
+    code = (
+        "import sys, kafka_logging, kafka_logging.cli; "
+        "print('kafka_logging.search' in sys.modules, 'elasticsearch' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "False"]
+
+
+def test_commands_are_registered() -> None:
+    """`kafka-logging --help` lists search and tail."""
+    result = run("--help")
+    assert "search" in result.output
+    assert "tail" in result.output
+
+
+def test_bad_since_is_a_usage_error() -> None:
+    """An unparsable --since exits 2 naming the value and the accepted forms."""
+    result = run("search", "--since", "yesterday")
+    assert result.exit_code == 2
+    assert "'yesterday' is not a time" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_follow_with_until_is_a_usage_error() -> None:
+    """--follow cannot end at --until."""
+    result = run("search", "--follow", "--until", "1h")
+    assert result.exit_code == 2
+    assert "--follow and --until cannot be combined" in result.output
+
+
+def test_since_after_until_is_a_usage_error() -> None:
+    """An empty time range is refused before contacting anyone."""
+    result = run("search", "--since", "1h", "--until", "2h")
+    assert result.exit_code == 2
+    assert "is after until" in result.output
+
+
+def test_tail_unbalanced_quote_is_a_usage_error() -> None:
+    """tail's QUERY with an open quote exits 2 with the reason."""
+    result = run("tail", '"open', "--bootstrap-servers", "127.0.0.1:1")
+    assert result.exit_code == 2
+    assert "cannot parse query" in result.output
+
+
+def test_query_words_are_joined_and_options_reach_the_searcher(
+    fake_es: list[dict[str, Any]],
+) -> None:
+    """Unquoted words form one query; --limit and --reverse reach the search."""
+    result = run("search", "payment", "failed", "--limit", "7", "--reverse", "--format", "ndjson")
+    assert result.exit_code == 0, result.output
+    record = json.loads(result.output)
+    assert "query='payment failed'" in record["filters"]
+    assert record["limit"] == 7
+    assert record["desc"] is False
+
+
+def test_elasticsearch_url_from_env(fake_es: list[dict[str, Any]]) -> None:
+    """ELASTICSEARCH_URL is used when no --elasticsearch is given."""
+    result = run("search", env={"ELASTICSEARCH_URL": "http://es-env:9200"})
+    assert result.exit_code == 0, result.output
+    assert fake_es[0]["hosts"] == ["http://es-env:9200"]
+
+
+def test_config_file_auth_and_hosts_beat_env(fake_es: list[dict[str, Any]], tmp_path: Path) -> None:
+    """--config's elasticsearch section (hosts, auth) wins over ELASTICSEARCH_URL; other
+    sections of the file (an indexer's) are ignored."""
+    config = tmp_path / "c.yaml"
+    config.write_text(
+        "elasticsearch:\n  hosts: [https://es-conf:9200]\n  username: u\n  password: p\n"
+        "index:\n  anything: 1\n"
+    )
+    result = run("search", "--config", str(config), env={"ELASTICSEARCH_URL": "http://x:1"})
+    assert result.exit_code == 0, result.output
+    assert fake_es[0]["hosts"] == ["https://es-conf:9200"]
+    assert fake_es[0]["basic_auth"] == ("u", "p")
+
+
+def test_explicit_flag_beats_config_file(fake_es: list[dict[str, Any]], tmp_path: Path) -> None:
+    """--elasticsearch on the command line wins over the config file's hosts, auth stays."""
+    config = tmp_path / "c.yaml"
+    config.write_text("elasticsearch:\n  hosts: [https://es-conf:9200]\n  api_key: k\n")
+    result = run("search", "--config", str(config), "--elasticsearch", "http://flag:9200")
+    assert result.exit_code == 0, result.output
+    assert fake_es[0]["hosts"] == ["http://flag:9200"]
+    assert fake_es[0]["api_key"] == "k"
+
+
+def test_bad_config_names_the_field(tmp_path: Path) -> None:
+    """An unknown key in the elasticsearch section is one clear error, exit 1."""
+    config = tmp_path / "c.yaml"
+    config.write_text("elasticsearch:\n  hostz: [x]\n")
+    result = run("search", "--config", str(config))
+    assert result.exit_code == 1
+    assert "elasticsearch.hostz: unknown key" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_missing_config_file_is_one_line(tmp_path: Path) -> None:
+    """A config path that does not exist is named."""
+    result = run("tail", "--config", str(tmp_path / "nope.yaml"))
+    assert result.exit_code == 1
+    assert "cannot read config file" in result.output
+
+
+def test_ctrl_c_exits_130_and_closes_json(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Interrupted: exit status 130, no traceback, and the JSON array is still complete."""
+    monkeypatch.setattr(elasticsearch, "Elasticsearch", CapturingEs)
+
+    def search(self: Any, *args: Any, **kwargs: Any) -> Iterator[Any]:
+        yield {"message": "one"}
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(es_search.EsSearcher, "search", search)
+    result = run("search", "--format", "json")
+    assert result.exit_code == 130
+    assert json.loads(result.stdout) == [{"message": "one"}]
+
+
+def test_search_error_is_one_line_exit_1(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A SearchError becomes `Error: <message>` and exit 1."""
+    monkeypatch.setattr(elasticsearch, "Elasticsearch", CapturingEs)
+
+    def search(self: Any, *args: Any, **kwargs: Any) -> Iterator[Any]:
+        raise es_search.NoIndexError("no indices match x yet")
+        yield
+
+    monkeypatch.setattr(es_search.EsSearcher, "search", search)
+    result = run("search")
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines() == ["Error: no indices match x yet"]
+
+
+def test_no_match_says_so_on_stderr(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Zero matches: exit 0, nothing on stdout, a hint on stderr."""
+    monkeypatch.setattr(elasticsearch, "Elasticsearch", CapturingEs)
+    monkeypatch.setattr(es_search.EsSearcher, "search", lambda *a, **k: iter(()))
+    result = run("search", "--since", "15m")
+    assert result.exit_code == 0
+    assert result.stdout == ""
+    assert "no records match in application-logs-* since" in result.stderr

@@ -1,0 +1,327 @@
+"""EsSearcher against a fake client: paging, order, limits, errors, --follow de-duplication."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from elastic_transport import ApiResponseMeta, HttpHeaders, NodeConfig
+from elasticsearch import ApiError, BadRequestError, ConnectionError, NotFoundError
+
+from kafka_logging.search.es_search import (
+    EsSearcher,
+    NoIndexError,
+    SearchError,
+    UnreachableError,
+)
+from kafka_logging.search.filters import Filters
+
+T0 = datetime(2026, 11, 22, 4, 0, tzinfo=UTC)
+
+
+def millis(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)
+
+
+def meta(status: int) -> ApiResponseMeta:
+    return ApiResponseMeta(
+        status=status,
+        http_version="1.1",
+        headers=HttpHeaders(),
+        duration=0.0,
+        node=NodeConfig("http", "127.0.0.1", 9200),
+    )
+
+
+class FakeEs:
+    """Documents (index, id, @timestamp) sorted like Elasticsearch with a PIT: by time, then doc."""
+
+    def __init__(self, docs: list[tuple[str, str, datetime]] | None = None) -> None:
+        self.docs = list(docs or [])
+        self.searches: list[dict[str, Any]] = []
+        self.open_pits: set[str] = set()
+        self.closed: list[str] = []
+        self.shards = 1
+        self.fail: Exception | None = None
+
+    def add(self, index: str, doc_id: str, moment: datetime) -> None:
+        self.docs.append((index, doc_id, moment))
+
+    def open_point_in_time(self, **kwargs: Any) -> dict[str, Any]:
+        if self.fail:
+            raise self.fail
+        pit = f"pit-{len(self.open_pits) + len(self.closed)}"
+        self.open_pits.add(pit)
+        return {"id": pit, "_shards": {"total": self.shards}}
+
+    def close_point_in_time(self, id: str) -> None:
+        self.open_pits.discard(id)
+        self.closed.append(id)
+
+    def search(self, **body: Any) -> dict[str, Any]:
+        self.searches.append(body)
+        if self.fail:
+            raise self.fail
+        desc = body["sort"][0]["@timestamp"]["order"] == "desc"
+        rows = [(millis(m), i, idx, doc_id) for i, (idx, doc_id, m) in enumerate(self.docs)]
+        for clause in body["query"]["bool"]["filter"]:
+            if "range" in clause:
+                gte = datetime.fromisoformat(clause["range"]["@timestamp"]["gte"])
+                rows = [r for r in rows if r[0] >= millis(gte)]
+        rows.sort(reverse=desc)
+        after = body.get("search_after")
+        if after is not None:
+            rows = [
+                r for r in rows if ((r[0], r[1]) < tuple(after)) == desc and list(r[:2]) != after
+            ]
+        page = rows[: body["size"]]
+        return {
+            "pit_id": body["pit"]["id"],
+            "hits": {
+                "hits": [
+                    {
+                        "_index": idx,
+                        "_id": doc_id,
+                        "_source": {"id": doc_id},
+                        "sort": [ms, seq],
+                    }
+                    for ms, seq, idx, doc_id in page
+                ]
+            },
+        }
+
+
+def docs(n: int, *, same_time: bool = False) -> list[tuple[str, str, datetime]]:
+    return [("logs-1", f"d{i}", T0 if same_time else T0 + timedelta(seconds=i)) for i in range(n)]
+
+
+def ids(records: Iterator[dict[str, Any]]) -> list[str]:
+    return [r["id"] for r in records]
+
+
+def test_newest_first_by_default() -> None:
+    """Without --reverse the newest record comes first."""
+    searcher = EsSearcher(FakeEs(docs(3)), "logs-*")  # type: ignore[arg-type]
+    assert ids(searcher.search(Filters(), 10)) == ["d2", "d1", "d0"]
+
+
+def test_reverse_is_oldest_first() -> None:
+    """--reverse sorts ascending: the oldest matches first."""
+    searcher = EsSearcher(FakeEs(docs(3)), "logs-*")  # type: ignore[arg-type]
+    assert ids(searcher.search(Filters(), 2, newest_first=False)) == ["d0", "d1"]
+
+
+def test_pages_through_more_than_one_page_with_search_after() -> None:
+    """A limit above the page size is reached page by page, each after the last sort value."""
+    client = FakeEs(docs(25, same_time=True))
+    searcher = EsSearcher(client, "logs-*", page_size=10)  # type: ignore[arg-type]
+    got = ids(searcher.search(Filters(), 23))
+    assert len(got) == len(set(got)) == 23
+    assert [s["size"] for s in client.searches] == [10, 10, 3]
+    assert client.searches[0]["search_after"] is None
+    assert client.searches[1]["search_after"] is not None
+
+
+def test_stops_when_results_run_out() -> None:
+    """Fewer matches than the limit: one short page ends the search, and the PIT is closed."""
+    client = FakeEs(docs(4))
+    searcher = EsSearcher(client, "logs-*", page_size=10)  # type: ignore[arg-type]
+    assert len(ids(searcher.search(Filters(), 100))) == 4
+    assert len(client.searches) == 1
+    assert client.open_pits == set()
+
+
+def test_pit_closed_when_reader_stops_early() -> None:
+    """Abandoning the iterator (e.g. a broken pipe) still closes the point in time."""
+    client = FakeEs(docs(30))
+    searcher = EsSearcher(client, "logs-*", page_size=10)  # type: ignore[arg-type]
+    records = searcher.search(Filters(), None)
+    next(records)
+    records.close()  # type: ignore[attr-defined]
+    assert client.open_pits == set()
+
+
+def test_track_total_hits_is_off() -> None:
+    """Paging does not pay for counting every match."""
+    client = FakeEs(docs(1))
+    list(EsSearcher(client, "logs-*").search(Filters(), 5))  # type: ignore[arg-type]
+    assert client.searches[0]["track_total_hits"] is False
+
+
+def test_no_index_is_a_clear_error() -> None:
+    """A pattern matching no index (PIT over zero shards) says so and suggests the indexer."""
+    client = FakeEs()
+    client.shards = 0
+    searcher = EsSearcher(client, "application-logs-*", url="http://es:9200")  # type: ignore[arg-type]
+    with pytest.raises(NoIndexError) as info:
+        list(searcher.search(Filters(), 10))
+    assert str(info.value) == (
+        "no indices match application-logs-* at http://es:9200 yet -- is the indexer running?"
+    )
+    assert client.open_pits == set()
+
+
+def test_bad_query_names_query_and_reason() -> None:
+    """ES 400 on a query: the message quotes the query and ES's most specific reason."""
+    body = {
+        "error": {
+            "root_cause": [{"type": "query_shard_exception", "reason": "Failed to parse query"}],
+            "type": "search_phase_execution_exception",
+            "reason": "all shards failed",
+            "failed_shards": [
+                {
+                    "reason": {
+                        "type": "query_shard_exception",
+                        "reason": "Failed to parse query [a AND (]",
+                        "caused_by": {
+                            "type": "parse_exception",
+                            "reason": "Cannot parse 'a AND (': Encountered \"<EOF>\"\nmore",
+                        },
+                    }
+                }
+            ],
+        },
+        "status": 400,
+    }
+    client = FakeEs(docs(1))
+    client.fail = BadRequestError("search_phase_execution_exception", meta(400), body)
+    searcher = EsSearcher(client, "logs-*")  # type: ignore[arg-type]
+    with pytest.raises(SearchError) as info:
+        list(searcher.search(Filters(query="a AND ("), 10))
+    assert str(info.value) == (
+        "Elasticsearch cannot run the query 'a AND (': "
+        "Cannot parse 'a AND (': Encountered \"<EOF>\""
+    )
+
+
+def test_unreachable_names_the_url() -> None:
+    """A connection failure names the URL."""
+    client = FakeEs()
+    client.fail = ConnectionError("Connection refused")
+    searcher = EsSearcher(client, "logs-*", url="http://127.0.0.1:1")  # type: ignore[arg-type]
+    with pytest.raises(UnreachableError, match=r"cannot reach Elasticsearch at http://127.0.0.1:1"):
+        list(searcher.search(Filters(), 10))
+
+
+def test_not_found_is_no_index() -> None:
+    """A 404 (a concrete index name that does not exist) is reported as no index."""
+    client = FakeEs()
+    client.fail = NotFoundError("index_not_found_exception", meta(404), {"error": {}})
+    with pytest.raises(NoIndexError):
+        list(EsSearcher(client, "logs-x").search(Filters(), 10))  # type: ignore[arg-type]
+
+
+def test_other_api_errors_name_the_status() -> None:
+    """Any other refusal names the status and reason."""
+    client = FakeEs()
+    client.fail = ApiError("boom", meta(503), {"error": {"reason": "cluster blocked"}})
+    with pytest.raises(SearchError, match="answered 503: cluster blocked"):
+        list(EsSearcher(client, "logs-*").search(Filters(), 10))  # type: ignore[arg-type]
+
+
+def test_page_size_is_bounded() -> None:
+    """A page size outside 1..10000 is refused at construction."""
+    with pytest.raises(ValueError, match="page_size"):
+        EsSearcher(FakeEs(), page_size=0)  # type: ignore[arg-type]
+
+
+class StepStop(threading.Event):
+    """A stop event whose wait() runs a step between polls instead of sleeping."""
+
+    def __init__(self, steps: list[Any]) -> None:
+        super().__init__()
+        self.steps = steps
+        self.waits: list[float | None] = []
+
+    def wait(self, timeout: float | None = None) -> bool:
+        self.waits.append(timeout)
+        if not self.steps:
+            return True
+        self.steps.pop(0)()
+        return False
+
+
+def test_follow_prints_backlog_oldest_first_then_new_records_once() -> None:
+    """--follow: newest backlog in time order, then each new document exactly once."""
+    now = T0 + timedelta(minutes=1)
+    client = FakeEs(docs(3))
+    stop = StepStop(
+        [
+            lambda: client.add("logs-1", "new1", now),
+            lambda: client.add("logs-1", "new2", now),  # equal timestamp to new1
+            lambda: None,  # nothing new: nothing printed again
+        ]
+    )
+    searcher = EsSearcher(client, "logs-*")  # type: ignore[arg-type]
+    got = ids(searcher.follow(Filters(), backlog=2, stop=stop, interval=0.5, clock=lambda: now))
+    assert got == ["d1", "d2", "new1", "new2"]
+    assert stop.waits == [0.5, 0.5, 0.5, 0.5]
+
+
+def test_follow_shows_late_arrivals_inside_lookback() -> None:
+    """A record stamped before one already shown, but within the lookback, is still shown."""
+    now = T0 + timedelta(minutes=1)
+    client = FakeEs([("logs-1", "a", now)])
+    stop = StepStop([lambda: client.add("logs-1", "late", now - timedelta(seconds=5))])
+    searcher = EsSearcher(client, "logs-*")  # type: ignore[arg-type]
+    got = ids(
+        searcher.follow(
+            Filters(), backlog=10, stop=stop, lookback=timedelta(seconds=30), clock=lambda: now
+        )
+    )
+    assert got == ["a", "late"]
+
+
+def test_follow_waits_for_missing_index_and_reports_it_once() -> None:
+    """No index yet: one notice, keep polling, then print what appears."""
+    now = T0
+    client = FakeEs()
+    client.shards = 0
+    notices: list[str] = []
+
+    def appear() -> None:
+        client.shards = 1
+        client.add("logs-1", "first", now)
+
+    stop = StepStop([lambda: None, appear])
+    searcher = EsSearcher(client, "logs-*")  # type: ignore[arg-type]
+    got = ids(
+        searcher.follow(Filters(), backlog=5, stop=stop, clock=lambda: now, notice=notices.append)
+    )
+    assert got == ["first"]
+    assert len([n for n in notices if "no indices match" in n]) == 1
+
+
+def test_follow_survives_an_outage() -> None:
+    """Elasticsearch unreachable mid-follow: a notice, retries, then it carries on."""
+    now = T0
+    client = FakeEs([("logs-1", "a", now)])
+    notices: list[str] = []
+
+    def down() -> None:
+        client.fail = ConnectionError("refused")
+
+    def up() -> None:
+        client.fail = None
+        client.add("logs-1", "b", now)
+
+    stop = StepStop([down, up])
+    searcher = EsSearcher(client, "logs-*")  # type: ignore[arg-type]
+    got = ids(
+        searcher.follow(Filters(), backlog=5, stop=stop, clock=lambda: now, notice=notices.append)
+    )
+    assert got == ["a", "b"]
+    assert any("cannot reach Elasticsearch" in n for n in notices)
+    assert notices[-1] == "Elasticsearch answers again; following"
+
+
+def test_follow_bad_query_is_fatal() -> None:
+    """A query Elasticsearch rejects ends --follow with the error instead of retrying."""
+    client = FakeEs()
+    client.fail = BadRequestError("x", meta(400), {"error": {"reason": "bad"}})
+    searcher = EsSearcher(client, "logs-*")  # type: ignore[arg-type]
+    with pytest.raises(SearchError, match="cannot run the query"):
+        list(searcher.follow(Filters(query="("), backlog=5, stop=StepStop([])))
