@@ -52,7 +52,9 @@ def ecs_record(i: int, when: datetime | None = None, **extra: Any) -> dict[str, 
 
 def produce(bootstrap: str, topic: str, records: list[dict[str, Any]], partitions: int = 1) -> None:
     """Produce `records` as JSON messages (round-robin over partitions) and wait for acks."""
-    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5, "enable.idempotence": True})
+    producer = Producer(
+        {"bootstrap.servers": bootstrap, "linger.ms": 5, "enable.idempotence": True}
+    )
     failures: list[Any] = []
     for i, record in enumerate(records):
         value = encode_json(record)
@@ -76,7 +78,7 @@ def produce(bootstrap: str, topic: str, records: list[dict[str, Any]], partition
 def produce_raw(bootstrap: str, topic: str, values: list[tuple[bytes | None, list[Any]]]) -> None:
     producer = Producer({"bootstrap.servers": bootstrap})
     for value, headers in values:
-        producer.produce(topic, value, headers=headers)
+        producer.produce(topic, value, partition=0, headers=headers)
     assert producer.flush(30) == 0
 
 

@@ -1,0 +1,100 @@
+"""Elasticsearch stopped mid-run (a private node): no loss, no crash, stalled, then resumes."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import urllib.request
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from conftest import Running, Setup, ecs_record, produce
+
+from indexer.config import IndexerConfig
+
+pytestmark = pytest.mark.timeout(300)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _get(port: int, path: str) -> tuple[int, bytes]:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as resp:
+            return resp.status, resp.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+
+
+def test_elasticsearch_down_for_20s_loses_nothing(
+    setup: Setup, run_indexer: Callable[[IndexerConfig], Running], make_service: Any
+) -> None:
+    """With the node stopped for >= 20 s while producers keep writing, the indexer stays up,
+    pauses, reports "stalled" on /health, and once the node is back every record is
+    indexed exactly once."""
+    node = make_service("elasticsearch")
+    setup.es_url = node.address
+    port = _free_port()
+    running = run_indexer(setup.config(metrics={"port": port}))
+    produce(setup.bootstrap, setup.topic, [ecs_record(i) for i in range(1000)], partitions=3)
+    assert setup.wait_count(1000) == 1000
+    assert _get(port, "/health")[0] == 200
+
+    node.stop()
+    writer = threading.Thread(
+        target=produce,
+        args=(setup.bootstrap, setup.topic, [ecs_record(i) for i in range(1000, 3000)], 3),
+    )
+    writer.start()
+    statuses: set[str] = set()
+    pause = threading.Event()
+    for _ in range(44):  # >= 22 s down, watching health
+        statuses.add(running.indexer.health()["status"])
+        pause.wait(0.5)
+    writer.join()
+    code, body = _get(port, "/health")
+    assert "stalled" in statuses
+    assert code == 503
+    assert json.loads(body)["status"] == "stalled"
+    assert running.thread.is_alive()
+    assert running.indexer.metrics.paused._value.get() == 1
+
+    node.start()
+    assert setup.wait_count(3000, timeout=120) == 3000
+    running.stop()
+    ids = setup.ids()
+    assert len(ids) == len(set(ids)) == 3000
+    assert running.indexer.metrics.retries._value.get() > 0
+
+
+def test_metrics_endpoint_exports_the_indexer_metrics(
+    setup: Setup, run_indexer: Callable[[IndexerConfig], Running]
+) -> None:
+    """/metrics lists docs, lag per partition, bulk latency, retries, dedupes, dead letters
+    and the end-to-end latency histogram; /health answers ok."""
+    port = _free_port()
+    produce(setup.bootstrap, setup.topic, [ecs_record(i) for i in range(200)], partitions=3)
+    running = run_indexer(setup.config(metrics={"port": port}))
+    assert setup.wait_count(200) == 200
+    threading.Event().wait(0.5)  # one housekeeping round after the last bulk
+    code, body = _get(port, "/metrics")
+    health_code, health = _get(port, "/health")
+    running.stop()
+    text = body.decode()
+    assert code == 200
+    for name in (
+        "kafka_logging_indexer_docs_indexed_total 200.0",
+        f'kafka_logging_indexer_consumer_lag{{partition="0",topic="{setup.topic}"}}',
+        "kafka_logging_indexer_bulk_latency_seconds_bucket",
+        "kafka_logging_indexer_retries_total",
+        "kafka_logging_indexer_duplicates_total",
+        "kafka_logging_indexer_end_to_end_latency_seconds_count 200.0",
+    ):
+        assert name in text, name
+    assert (health_code, json.loads(health)["status"]) == (200, "ok")
