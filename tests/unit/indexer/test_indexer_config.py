@@ -48,7 +48,7 @@ def test_commit_settings_cannot_be_overridden_through_librdkafka() -> None:
 @pytest.mark.parametrize("pattern", ["Logs-%Y", "logs-*-%Y", "logs", "logs/%Y"])
 def test_bad_index_patterns_are_rejected(pattern: str) -> None:
     """Upper case, wildcards, no date, or characters Elasticsearch forbids."""
-    with pytest.raises(ConfigError, match="index.pattern"):
+    with pytest.raises(ConfigError, match=r"index\.pattern"):
         shared.parse({"index": {"pattern": pattern}}, IndexerConfig, environ={})
 
 
