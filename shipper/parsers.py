@@ -1,0 +1,151 @@
+"""Parsers: a line's text -> fields merged into the record. Built once per input.
+
+A parser returns (fields, flags). `fields` are nested ECS-style objects (or None for plain
+text); a "message" field replaces the message, an "@timestamp" field the read time. A line a
+parser cannot read is shipped as text with the flag "parse_error" and `error.message`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+from shipper.config import ParserConfig
+
+Fields = dict[str, Any]
+Parser = Callable[[str], tuple[Fields | None, tuple[str, ...]]]
+
+
+def nest(flat: dict[str, Any], sep: str = ".") -> Fields:
+    """{"log.level": "x", "a": {"b": 1}} -> {"log": {"level": "x"}, "a": {"b": 1}}."""
+    out: Fields = {}
+    for key, value in flat.items():
+        if sep not in key or key == "@timestamp":
+            existing = out.get(key)
+            if isinstance(existing, dict) and isinstance(value, dict):
+                merge_into(existing, value)
+            else:
+                out[key] = value
+            continue
+        parts = key.split(sep)
+        target = out
+        for part in parts[:-1]:
+            nxt = target.get(part)
+            if not isinstance(nxt, dict):
+                nxt = {}
+                target[part] = nxt
+            target = nxt
+        target[parts[-1]] = value
+    return out
+
+
+def merge_into(base: Fields, extra: Fields) -> None:
+    """Deep-merge `extra` into `base` (extra wins on conflicts)."""
+    for key, value in extra.items():
+        existing = base.get(key)
+        if isinstance(existing, dict) and isinstance(value, dict):
+            merge_into(existing, value)
+        else:
+            base[key] = value
+
+
+def _format_ts(moment: datetime) -> str:
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def timestamp_normaliser(fmt: str | None) -> Callable[[Any], str | None]:
+    """Turns a parsed timestamp value into our ISO 8601 UTC form, or None if unreadable."""
+
+    def normalise(value: Any) -> str | None:
+        try:
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                return _format_ts(datetime.fromtimestamp(float(value), UTC))
+            if not isinstance(value, str):
+                return None
+            if fmt is None:
+                return _format_ts(datetime.fromisoformat(value.replace("Z", "+00:00")))
+            return _format_ts(datetime.strptime(value, fmt))  # naive means UTC
+        except (ValueError, OverflowError, OSError):
+            return None
+
+    return normalise
+
+
+def _get_path(fields: Fields, path: str) -> Any:
+    parts = path.split(".")
+    target: Any = fields
+    for part in parts[:-1]:
+        target = target.get(part) if isinstance(target, dict) else None
+    if isinstance(target, dict):
+        return target.get(parts[-1])
+    return None
+
+
+def _with_timestamp(parse: Parser, field: str, fmt: str | None) -> Parser:
+    normalise = timestamp_normaliser(fmt)
+
+    def parse_with_timestamp(text: str) -> tuple[Fields | None, tuple[str, ...]]:
+        fields, flags = parse(text)
+        if fields is None or "parse_error" in flags:
+            return fields, flags
+        raw = fields.get(field) if field == "@timestamp" else _get_path(fields, field)
+        if raw is None:
+            return fields, flags
+        stamp = normalise(raw)
+        if stamp is None:
+            if field == "@timestamp":
+                del fields["@timestamp"]
+            return fields, (*flags, "timestamp_parse_error")
+        fields["@timestamp"] = stamp
+        return fields, flags
+
+    return parse_with_timestamp
+
+
+def _parse_error(message: str) -> tuple[Fields, tuple[str, ...]]:
+    return {"error": {"message": message}}, ("parse_error",)
+
+
+def _text(text: str) -> tuple[Fields | None, tuple[str, ...]]:
+    return None, ()
+
+
+def _json(text: str) -> tuple[Fields | None, tuple[str, ...]]:
+    try:
+        value = orjson.loads(text)
+    except orjson.JSONDecodeError as exc:
+        return _parse_error(f"invalid JSON: {exc}")
+    if not isinstance(value, dict):
+        return _parse_error(f"JSON line is a {type(value).__name__}, not an object")
+    return nest(value), ()
+
+
+def _regex(pattern: str) -> Parser:
+    match = re.compile(pattern).search
+
+    def parse(text: str) -> tuple[Fields | None, tuple[str, ...]]:
+        found = match(text)
+        if found is None:
+            return _parse_error("line does not match parser.pattern")
+        groups = {k: v for k, v in found.groupdict().items() if v is not None}
+        return nest(groups, "__"), ()
+
+    return parse
+
+
+def build_parser(config: ParserConfig) -> Parser:
+    if config.type == "text":
+        return _text
+    parser = _json if config.type == "json" else _regex(config.pattern or "")
+    field = config.timestamp_field or ("@timestamp" if config.type == "json" else None)
+    if field is None:
+        return parser
+    if config.type == "regex":
+        field = field.replace("__", ".")
+    return _with_timestamp(parser, field, config.timestamp_format)

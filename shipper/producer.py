@@ -1,0 +1,114 @@
+"""The Kafka side: an idempotent, acks=all confluent-kafka producer and its delivery reports.
+
+Delivery reports are served by poll() on the shipper's own thread. librdkafka's message
+timeout (output.delivery_timeout_seconds) only turns a long outage into a *failed* report; the
+shipper then re-reads those records from the file, so an outage never becomes loss. A fatal
+producer error (e.g. an idempotence sequence failure) fails every in-flight record the same
+way and the producer is rebuilt.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from confluent_kafka import KafkaError, KafkaException, Producer
+
+from kafka_logging.errors import FatalError, RetryableError
+from shipper.config import ShipperConfig
+
+log = logging.getLogger(__name__)
+
+DeliveryCallback = Callable[[Any, Any], None]
+
+# Settings the shipper's guarantees depend on: the librdkafka passthrough cannot change them.
+FORCED = {"enable.idempotence": True, "acks": "all"}
+
+
+def producer_config(config: ShipperConfig) -> dict[str, Any]:
+    out = config.output
+    settings: dict[str, Any] = {
+        "linger.ms": out.linger_ms,
+        "compression.type": out.compression,
+        "message.timeout.ms": int(out.delivery_timeout_seconds * 1000),
+        "queue.buffering.max.messages": 1_000_000,
+        "queue.buffering.max.kbytes": max(
+            1024 * 1024, 2 * config.limits.max_in_flight_bytes // 1024
+        ),
+        "batch.size": 1_000_000,
+        "client.id": "kafka-logging-shipper",
+    }
+    settings.update(config.kafka.client_config())
+    settings.update(FORCED)
+    return settings
+
+
+class KafkaSink:
+    """Produces encoded records; poll() serves delivery reports."""
+
+    def __init__(self, config: ShipperConfig, stop: threading.Event | None = None) -> None:
+        self.topic = config.output.topic
+        self.settings = producer_config(config)
+        self.stop = stop or threading.Event()
+        self.fatal: str | None = None
+        self._producer = self._make()
+
+    def _error(self, err: KafkaError) -> None:
+        if err.fatal():
+            self.fatal = err.str()
+            log.error("Kafka producer fatal error: %s", err.str())
+        elif err.code() == KafkaError._ALL_BROKERS_DOWN:
+            log.warning("all Kafka brokers are down: reading pauses until they are back")
+        else:
+            log.debug("Kafka client error: %s", err.str())
+
+    def _make(self) -> Any:
+        try:
+            return Producer({**self.settings, "error_cb": self._error})
+        except KafkaException as exc:
+            raise FatalError(f"cannot create the Kafka producer: {exc}") from None
+
+    def produce(
+        self, value: bytes, key: bytes | None, headers: list[tuple[str, bytes]], cb: Any
+    ) -> None:
+        """Queue one record. Waits (serving reports) while librdkafka's queue is full."""
+        produce = self._producer.produce
+        while True:
+            try:
+                produce(self.topic, value, key, headers=headers, on_delivery=cb)
+            except BufferError:
+                self._producer.poll(0.05)
+                if self.fatal is not None:
+                    raise RetryableError(f"producer failed: {self.fatal}") from None
+            else:
+                return
+
+    def poll(self, timeout: float = 0.0) -> int:
+        served: int = self._producer.poll(timeout)
+        return served
+
+    def __len__(self) -> int:
+        return len(self._producer)
+
+    def rebuild(self) -> None:
+        """After a fatal error: fail every queued record (reports fire) and start a new producer."""
+        old = self._producer
+        try:
+            old.purge(in_queue=True, in_flight=True)
+        except KafkaException as exc:
+            log.warning("purge after fatal error failed: %s", exc)
+        old.poll(0)
+        old.flush(1.0)
+        self.fatal = None
+        self._producer = self._make()
+
+    def drain(self, deadline: float, clock: Callable[[], float]) -> int:
+        """Serve reports until nothing is in flight or the deadline passes; what is left."""
+        while len(self._producer) and clock() < deadline:
+            self._producer.poll(min(0.1, max(0.0, deadline - clock())))
+        return len(self._producer)
+
+    def close(self) -> None:
+        self._producer.poll(0)

@@ -1,0 +1,139 @@
+"""Line framing: bytes at known file offsets in, complete lines with their offsets out.
+
+- A line ends at "\\n" ("\\r\\n" is accepted; the "\\r" is dropped). Its `end` is the offset of
+  the byte after the "\\n": the checkpoint may move there once the line is acknowledged.
+- An unterminated last line is held until its "\\n" arrives, or, if `partial_timeout` is set,
+  shipped after that much idle time with the flag "partial" (the bytes that follow later start
+  a new line at the next offset).
+- A line longer than `max_line_bytes` never stops the file: "split" ships it in pieces of at
+  most that size (each flagged "split"); "truncate" ships the first `max_line_bytes` flagged
+  "truncated" and counts the rest as dropped (reason "line_truncated").
+- Invalid UTF-8 is replaced with U+FFFD and flagged "invalid_utf8"; never fatal.
+"""
+
+from __future__ import annotations
+
+NO_FLAGS: tuple[str, ...] = ()
+
+# (start, end, text, flags): a plain tuple, the cheapest thing Python can build per line.
+# `end` is the offset just after the line's "\n" (where the next line starts).
+Line = tuple[int, int, str, tuple[str, ...]]
+
+
+def decode_line(raw: bytes, flags: tuple[str, ...] = NO_FLAGS) -> tuple[str, tuple[str, ...]]:
+    if raw[-1:] == b"\r":
+        raw = raw[:-1]
+    try:
+        return raw.decode("utf-8"), flags
+    except UnicodeDecodeError:
+        return raw.decode("utf-8", "replace"), (*flags, "invalid_utf8")
+
+
+class LineFramer:
+    """Turns successive chunks of one file into Lines. Reset it to re-read from an offset."""
+
+    def __init__(
+        self,
+        offset: int,
+        max_line_bytes: int,
+        long_lines: str = "split",
+        partial_timeout: float | None = None,
+    ) -> None:
+        self.max_line_bytes = max_line_bytes
+        self.truncate = long_lines == "truncate"
+        self.partial_timeout = partial_timeout
+        self.dropped = 0  # bytes dropped by truncation, since creation
+        self.reset(offset)
+
+    def reset(self, offset: int) -> None:
+        self.buf = b""
+        self.buf_start = offset  # file offset of buf[0]
+        self.discard_from: int | None = None  # truncating: start of the line being discarded
+        self.discard_head = b""
+        self.last_feed = 0.0
+
+    @property
+    def next_offset(self) -> int:
+        """The file offset the next chunk must start at."""
+        return self.buf_start + len(self.buf)
+
+    @property
+    def pending_start(self) -> int:
+        """Offset of the first byte not yet turned into a Line."""
+        return self.discard_from if self.discard_from is not None else self.buf_start
+
+    def feed(self, chunk: bytes, now: float) -> list[Line]:
+        self.last_feed = now
+        out: list[Line] = []
+        data = self.buf + chunk if self.buf else chunk
+        offset = self.buf_start
+        if self.discard_from is not None:
+            newline = data.find(b"\n")
+            if newline < 0:
+                self.dropped += len(data)
+                self.buf, self.buf_start = b"", offset + len(data)
+                return out
+            self.dropped += newline
+            text, flags = decode_line(self.discard_head, ("truncated",))
+            out.append((self.discard_from, offset + newline + 1, text, flags))
+            self.discard_from, self.discard_head = None, b""
+            data = data[newline + 1 :]
+            offset += newline + 1
+        parts = data.split(b"\n")
+        tail = parts.pop()
+        limit = self.max_line_bytes
+        append = out.append
+        for raw in parts:
+            size = len(raw) + 1
+            if size > limit + 1:
+                self._long(raw, offset, out, complete=True)
+            else:
+                try:
+                    text = (raw[:-1] if raw[-1:] == b"\r" else raw).decode("utf-8")
+                    append((offset, offset + size, text, NO_FLAGS))
+                except UnicodeDecodeError:
+                    text, flags = decode_line(raw)
+                    append((offset, offset + size, text, flags))
+            offset += size
+        self.buf, self.buf_start = tail, offset
+        if len(tail) > limit:
+            self._long(tail, offset, out, complete=False)
+        return out
+
+    def _long(self, raw: bytes, offset: int, out: list[Line], *, complete: bool) -> None:
+        """A line over the limit: split or truncate. `complete` when its "\\n" was seen."""
+        limit = self.max_line_bytes
+        if self.truncate:
+            if complete:
+                self.dropped += len(raw) - limit
+                text, flags = decode_line(raw[:limit], ("truncated",))
+                out.append((offset, offset + len(raw) + 1, text, flags))
+            else:
+                self.dropped += len(raw) - limit
+                self.discard_from, self.discard_head = offset, raw[:limit]
+                self.buf, self.buf_start = b"", offset + len(raw)
+            return
+        pos = 0
+        while len(raw) - pos > limit:
+            text, flags = decode_line(raw[pos : pos + limit], ("split",))
+            out.append((offset + pos, offset + pos + limit, text, flags))
+            pos += limit
+        if complete:
+            text, flags = decode_line(raw[pos:], ("split",))
+            out.append((offset + pos, offset + len(raw) + 1, text, flags))
+        else:
+            self.buf, self.buf_start = raw[pos:], offset + pos
+
+    def flush_partial(self, now: float, force: bool = False) -> list[Line]:
+        """The held unterminated line if idle for partial_timeout (or `force`d); else []."""
+        if not self.buf or self.discard_from is not None:
+            return []
+        if not force and (
+            self.partial_timeout is None or now - self.last_feed < self.partial_timeout
+        ):
+            return []
+        text, flags = decode_line(self.buf, ("partial",))
+        line: Line = (self.buf_start, self.buf_start + len(self.buf), text, flags)
+        self.buf_start += len(self.buf)
+        self.buf = b""
+        return [line]

@@ -1,0 +1,133 @@
+"""One tailed file: its identity, descriptor, read position, framing, multiline and acks."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Any
+
+from shipper.acks import Batch, FileAcks, Window
+from shipper.checkpoint import Entry
+from shipper.config import InputConfig, LimitsConfig
+from shipper.identity import FileKey, Head
+from shipper.multiline import Multiline
+from shipper.reader import LineFramer
+from shipper.records import RecordBuilder
+
+OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOATIME", 0)
+
+
+def open_file(path: str) -> int:
+    try:
+        return os.open(path, OPEN_FLAGS)
+    except PermissionError:  # O_NOATIME needs ownership
+        return os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+
+
+class InputRuntime:
+    """What every file of one input shares, built once."""
+
+    def __init__(
+        self, name: str, index: int, config: InputConfig, hostname: str, key_field: str | None
+    ) -> None:
+        self.name = name
+        self.index = index
+        self.config = config
+        self.builder = RecordBuilder(config, hostname, key_field)
+
+
+class TrackedFile:
+    def __init__(
+        self,
+        key: FileKey,
+        path: str,
+        runtime: InputRuntime,
+        identity: str,
+        head: Head,
+        offset: int,
+        limits: LimitsConfig,
+        window: Window,
+        on_shipped: Callable[[Batch], None],
+        on_failure: Callable[[Any], None],
+    ) -> None:
+        self.key = key
+        self.path = path
+        self.input = runtime
+        self.identity = identity
+        self.head = head
+        self.fd: int | None = None
+        self.size = offset
+        self.framer = LineFramer(
+            offset, limits.max_line_bytes, limits.long_lines, limits.partial_line_timeout_seconds
+        )
+        ml = runtime.config.multiline
+        self.multiline = Multiline(ml) if ml is not None else None
+        self.acks = FileAcks(offset, window, on_shipped, on_failure)
+        self.last_active = 0.0
+        self.rotated = False  # no longer at a path the globs match (renamed away)
+        self.deleted_since: float | None = None
+        self.retry_at: float | None = None
+        self.failures = 0
+        self.dropped_reported = 0
+        self._build: Callable[..., Any] | None = None
+        self._built_for = ("", "")
+
+    def builder(self) -> Callable[..., Any]:
+        """The record builder for this file's current path and identity (cached)."""
+        if self._build is None or self._built_for != (self.path, self.identity):
+            self._build = self.input.builder.for_file(self.path, self.identity)
+            self._built_for = (self.path, self.identity)
+        return self._build
+
+    @property
+    def read_offset(self) -> int:
+        return self.framer.next_offset
+
+    @property
+    def committed(self) -> int:
+        return self.acks.committed
+
+    @property
+    def at_eof(self) -> bool:
+        return self.read_offset >= self.size
+
+    @property
+    def has_pending(self) -> bool:
+        """Bytes read but not yet shipped (partial line or open multiline event)."""
+        if self.framer.buf or self.framer.discard_from is not None:
+            return True
+        return self.multiline is not None and bool(self.multiline.lines)
+
+    def rewind(self, offset: int) -> None:
+        """Read again from `offset` (an event boundary at or after the committed offset)."""
+        self.framer.reset(offset)
+        if self.multiline is not None:
+            self.multiline.reset()
+
+    def restart(self, identity: str, head: Head) -> None:
+        """A new generation of the same inode (truncated in place): ship it from byte 0."""
+        self.acks.abandon_all()
+        self.acks.rewind_to = None
+        self.acks.committed = 0
+        self.identity = identity
+        self.head = head
+        self.size = 0
+        self.rewind(0)
+
+    def close(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+
+    def entry(self) -> Entry:
+        dev, ino = self.key
+        return Entry(
+            identity=self.identity,
+            dev=dev,
+            ino=ino,
+            head_len=self.head.length,
+            head_hash=self.head.digest,
+            offset=self.acks.committed,
+            path=self.path,
+            input=self.input.name,
+        )

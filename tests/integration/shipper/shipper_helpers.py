@@ -1,0 +1,100 @@
+"""Helpers for the shipper's integration tests: run a Shipper in a thread, read the topic back."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from confluent_kafka import Consumer
+
+from kafka_logging.config import parse
+from kafka_logging.record import decode
+from shipper.config import ShipperConfig
+from shipper.daemon import Shipper
+
+
+def make_config(
+    tmp_path: Path, bootstrap: str, topic: str, inputs: list[dict[str, Any]], **sections: Any
+) -> ShipperConfig:
+    limits = {"scan_interval_seconds": 0.2, "poll_interval_seconds": 0.05}
+    limits.update(sections.pop("limits", {}))
+    output = {"topic": topic}
+    output.update(sections.pop("output", {}))
+    data: dict[str, Any] = {
+        "kafka": {"bootstrap_servers": bootstrap, **sections.pop("kafka", {})},
+        "output": output,
+        "inputs": inputs,
+        "limits": limits,
+        "checkpoint": {"path": str(tmp_path / "state" / "checkpoint.json"), "interval_seconds": 0.2},
+        "metrics": {"enabled": False},
+        "hostname": "test-host",
+    }
+    data.update(sections)
+    return parse(data, ShipperConfig, environ={})
+
+
+class Running:
+    """A Shipper running in a background thread."""
+
+    def __init__(self, config: ShipperConfig, **kwargs: Any) -> None:
+        self.shipper = Shipper(config, **kwargs)
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        try:
+            self.shipper.run()
+        except BaseException as exc:  # reported by stop()
+            self.error = exc
+
+    def stop(self, timeout: float = 30) -> None:
+        self.shipper.stop()
+        self.thread.join(timeout)
+        assert not self.thread.is_alive(), "shipper did not stop"
+        if self.error is not None:
+            raise self.error
+
+
+def consume(
+    bootstrap: str,
+    topic: str,
+    until: Callable[[list[dict[str, Any]]], bool],
+    timeout: float = 60,
+    idle: float = 0.0,
+) -> list[dict[str, Any]]:
+    """Every record in `topic` from the start, read until `until(records)` holds (or timeout),
+    then for `idle` more seconds to catch extras."""
+    import time
+
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": f"shipper-test-{uuid.uuid4().hex}",
+            "auto.offset.reset": "earliest",
+            "enable.auto.commit": False,
+        }
+    )
+    consumer.subscribe([topic])
+    records: list[dict[str, Any]] = []
+    deadline = time.monotonic() + timeout
+    done_at: float | None = None
+    try:
+        while time.monotonic() < deadline:
+            if done_at is None and until(records):
+                done_at = time.monotonic()
+            if done_at is not None and time.monotonic() - done_at >= idle:
+                break
+            for msg in consumer.consume(1000, 0.2):
+                if msg.error() is None:
+                    records.append(decode(msg.value(), msg.headers()))
+    finally:
+        consumer.close()
+    return records
+
+
+def messages(records: list[dict[str, Any]]) -> list[str]:
+    return [r["message"] for r in records]
