@@ -64,18 +64,33 @@ def encode_json(record: Mapping[str, Any]) -> bytes:
         return orjson.dumps(_sanitise(record), default=_fallback, option=_JSON_OPTIONS)
 
 
-def _sanitise(value: Any, depth: int = 0) -> Any:
+def _sanitise(value: Any, depth: int = 0) -> Any:  # noqa: PLR0911 - one return per kind
     if depth > 32:
         return "<too deep>"
     if isinstance(value, Mapping):
         return {str(k): _sanitise(v, depth + 1) for k, v in value.items()}
     if isinstance(value, (list, tuple, set, frozenset)):
         return [_sanitise(v, depth + 1) for v in value]
-    if isinstance(value, bool) or value is None or isinstance(value, (str, float)):
+    if isinstance(value, str):
+        # Lone surrogates (e.g. from surrogateescape) are not UTF-8: replace them.
+        return value.encode("utf-8", "replace").decode("utf-8")
+    if isinstance(value, bool) or value is None or isinstance(value, float):
         return value
     if isinstance(value, int):
         return value if -(2**63) <= value < 2**64 else str(value)
     return _fallback(value)
+
+
+def encode(record: Mapping[str, Any], encoding: Encoding = Encoding.JSON) -> bytes:
+    """A record in `encoding`. Confluent's wire format needs a registered schema id: build
+    its encoder with `kafka_logging.avro.confluent_encoder(schema_id)` instead."""
+    if encoding is Encoding.JSON:
+        return encode_json(record)
+    from kafka_logging import avro  # noqa: PLC0415 - only Avro users pay for fastavro
+
+    if encoding is Encoding.AVRO:
+        return avro.encode_single_object(record)
+    raise ValueError(f"{encoding.value} needs a schema id: use avro.confluent_encoder(schema_id)")
 
 
 def headers_for(encoding: Encoding, event_id: str) -> list[tuple[str, bytes]]:

@@ -1,0 +1,222 @@
+"""LogRecord -> ECS 8.x record, through python-json-logger's formatter machinery.
+
+`EcsFormatter` is a `pythonjsonlogger` formatter: `add_fields` fills the ECS table,
+`merge_record_extra` collects `extra=` fields, and serialisation (`jsonify_log_record`)
+is `kafka_logging.record.encode_json` (orjson). It is usable on its own with any handler
+(`format()` gives one JSON line); the KafkaHandler's worker calls `build()` for the dict.
+
+Fields: `@timestamp` (UTC, microseconds), `log.level` (lower case), `log.logger`, `message`,
+`ecs.version`, `service.name|version|environment`, `host.hostname`, `process.pid|name`,
+`process.thread.id|name`, `log.origin.file.name|line`, `log.origin.function`, `error.type`,
+`error.message`, `error.stack_trace` (full traceback text: chained causes and exception
+groups included), `log.origin.stack_trace` (for `stack_info=True`), `trace.id` / `span.id`
+(captured on the caller's thread by the handler), `event.id` (fresh, 128 random bits).
+
+`extra=` fields are kept, nested objects too; a dotted key (`"user.id"`) becomes nested.
+They never overwrite an ECS field: a conflicting value is kept under `extra` by its dotted
+path instead (`{"extra": {"log.level": ...}}`). Values JSON cannot hold are rendered as
+strings at serialisation (never an exception).
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import time
+import traceback
+from collections.abc import Mapping
+from typing import Any
+
+from pythonjsonlogger.core import RESERVED_ATTRS, BaseJsonFormatter, merge_record_extra
+
+from kafka_logging.record import ECS_VERSION, Record, encode_json, random_event_id
+from kafka_logging.redact import Redactor
+
+# Attributes the handler stores on a LogRecord (underscore: python-json-logger skips them).
+ATTR_MESSAGE = "_kl_msg"
+ATTR_SPAN = "_kl_span"
+
+_RESERVED = frozenset([*RESERVED_ATTRS, "taskName", "message", "asctime"])
+
+
+def _safe_str(value: object) -> str:
+    try:
+        return str(value)
+    except Exception:  # noqa: BLE001 - a broken __str__ must not lose the record
+        return f"<unprintable {type(value).__name__}>"
+
+
+def render_message(record: logging.LogRecord) -> str:
+    """`record.getMessage()`, or a readable text when msg % args fails (never raises)."""
+    try:
+        return record.getMessage()
+    except Exception as exc:  # noqa: BLE001 - a bad format string must not lose the record
+        return (
+            f"{_safe_str(record.msg)} (message formatting failed: {type(exc).__name__}: "
+            f"{_safe_str(exc)}; args: {_safe_str(record.args)})"
+        )
+
+
+def error_type(exc_type: type[BaseException]) -> str:
+    module = getattr(exc_type, "__module__", "builtins")
+    name = getattr(exc_type, "__qualname__", exc_type.__name__)
+    return name if module in ("builtins", "__main__") else f"{module}.{name}"
+
+
+class EcsFormatter(BaseJsonFormatter):
+    """python-json-logger formatter producing nested ECS records, serialised by orjson."""
+
+    def __init__(
+        self,
+        service_name: str | None = None,
+        service_version: str | None = None,
+        environment: str | None = None,
+        redactor: Redactor | None = None,
+        hostname: str | None = None,
+    ) -> None:
+        super().__init__(reserved_attrs=sorted(_RESERVED))
+        self.service: dict[str, str] = {}
+        if service_name:
+            self.service["name"] = service_name
+        if service_version:
+            self.service["version"] = service_version
+        if environment:
+            self.service["environment"] = environment
+        self.hostname = hostname or socket.gethostname()
+        self.redactor = redactor
+        self._second = -1
+        self._second_text = ""
+
+    # -- python-json-logger hooks ------------------------------------------------------
+    def jsonify_log_record(self, log_data: dict[str, Any]) -> str:
+        return encode_json(log_data).decode("utf-8")
+
+    def format(self, record: logging.LogRecord) -> str:
+        return self.jsonify_log_record(self.build(record))
+
+    def build(self, record: logging.LogRecord) -> Record:
+        """The ECS record (a fresh dict) for a LogRecord. Never raises for bad input."""
+        message_dict: dict[str, Any] = {}
+        if isinstance(record.msg, dict):
+            message_dict = dict(record.msg)
+        log_data: Record = {}
+        self.add_fields(log_data, record, message_dict)
+        return self.process_log_record(log_data)
+
+    def add_fields(
+        self, log_data: dict[str, Any], record: logging.LogRecord, message_dict: dict[str, Any]
+    ) -> None:
+        extras: dict[str, Any] = dict(message_dict)
+        merge_record_extra(record, extras, reserved=self._skip_fields)
+        redactor = self.redactor
+
+        message: str = ""
+        if not message_dict:
+            rendered = record.__dict__.get(ATTR_MESSAGE)
+            message = rendered if isinstance(rendered, str) else render_message(record)
+        if redactor is not None and redactor.patterns:
+            message = redactor.text(message)
+
+        log: dict[str, Any] = {
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "origin": {
+                "file": {"name": record.filename, "line": record.lineno},
+                "function": record.funcName,
+            },
+        }
+        log_data["@timestamp"] = self.timestamp_text(record.created)
+        log_data["log"] = log
+        log_data["message"] = message
+        log_data["ecs"] = {"version": ECS_VERSION}
+        if self.service:
+            log_data["service"] = dict(self.service)
+        log_data["host"] = {"hostname": self.hostname}
+        log_data["process"] = {
+            "pid": record.process,
+            "name": record.processName,
+            "thread": {"id": record.thread, "name": record.threadName},
+        }
+        log_data["event"] = {"id": random_event_id()}
+
+        exc_info = record.exc_info
+        if exc_info and exc_info[0] is not None:
+            log_data["error"] = self.error_fields(record, exc_info, redactor)
+        if record.stack_info:
+            log["origin"]["stack_trace"] = record.stack_info
+
+        span = record.__dict__.get(ATTR_SPAN)
+        if span is not None:
+            log_data["trace"] = {"id": format(span[0], "032x")}
+            log_data["span"] = {"id": format(span[1], "016x")}
+
+        if extras:
+            if redactor is not None:
+                extras = redactor.value(extras)
+            merge_extras(log_data, extras)
+
+    def error_fields(
+        self, record: logging.LogRecord, exc_info: Any, redactor: Redactor | None
+    ) -> dict[str, str]:
+        exc_type, exc, tb = exc_info
+        try:
+            stack = record.exc_text or "".join(traceback.format_exception(exc_type, exc, tb))
+        except Exception as failure:  # noqa: BLE001 - a broken exception must not lose the record
+            stack = f"<traceback could not be formatted: {_safe_str(failure)}>"
+        text = _safe_str(exc)
+        if redactor is not None and redactor.patterns:
+            text = redactor.text(text)
+            stack = redactor.text(stack)
+        return {"type": error_type(exc_type), "message": text, "stack_trace": stack.rstrip("\n")}
+
+    def timestamp_text(self, created: float) -> str:
+        """ISO 8601 UTC with microseconds; the date part is formatted once per second."""
+        second = int(created)
+        micros = min(int((created - second) * 1_000_000), 999_999)
+        if second != self._second:
+            self._second_text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+            self._second = second
+        return f"{self._second_text}.{micros:06d}Z"
+
+
+def merge_extras(target: dict[str, Any], extras: Mapping[Any, Any]) -> None:
+    """Merge `extra=` fields into an ECS record without overwriting any ECS field."""
+    conflicts: dict[str, Any] = {}
+    for name, given in extras.items():
+        key, value = name, given
+        if isinstance(name, str) and "." in name and name != "@timestamp":
+            parts = name.split(".")
+            for part in reversed(parts[1:]):
+                value = {part: value}
+            key = parts[0]
+        _merge(target, key, value, str(key), conflicts)
+    if conflicts:
+        existing = target.get("extra")
+        if isinstance(existing, dict):
+            for k, v in conflicts.items():
+                existing.setdefault(k, v)
+        elif "extra" not in target:
+            target["extra"] = conflicts
+        else:
+            target["extra"] = {"extra": existing, **conflicts}
+
+
+def _merge(
+    target: dict[Any, Any], key: Any, value: Any, path: str, conflicts: dict[str, Any]
+) -> None:
+    if key not in target:
+        target[key] = _own(value)
+        return
+    existing = target[key]
+    if isinstance(existing, dict) and isinstance(value, Mapping):
+        for k, v in value.items():
+            _merge(existing, k, v, f"{path}.{k}", conflicts)
+        return
+    conflicts[path] = value
+
+
+def _own(value: Any) -> Any:
+    """Copy mappings (not leaves) so later merges never mutate the caller's objects."""
+    if isinstance(value, Mapping):
+        return {k: _own(v) for k, v in value.items()}
+    return value

@@ -1,0 +1,93 @@
+"""Redaction of secrets before a record is serialised.
+
+Two rules, both configurable:
+- keys: any mapping key (in `extra=` values, at any depth) whose name contains one of
+  `keys` (case-insensitive, `-` read as `_`) has its value replaced by `[REDACTED]`;
+- patterns: regular expressions applied to the message, the error message and stack trace
+  and every string value in `extra=`. A pattern with a group named `value` has only that
+  group replaced; any other pattern has its whole match replaced.
+
+The defaults cover password, passwd, secret, token, api_key and authorization, both as keys
+and as `name=value` / `name: value` / `Authorization: Bearer ...` text.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+REDACTED = "[REDACTED]"
+
+DEFAULT_KEYS: tuple[str, ...] = (
+    "password",
+    "passwd",
+    "secret",
+    "token",
+    "api_key",
+    "apikey",
+    "authorization",
+)
+
+DEFAULT_PATTERNS: tuple[str, ...] = (
+    r"(?i)(?:password|passwd|secret|token|api[_-]?key|authorization)[\w.-]*[\"']?\s*[:=]\s*"
+    r"(?P<value>(?:(?:bearer|basic|digest|token)\s+)?(?:\"[^\"]*\"|'[^']*'|[^\s,;&\"'}]+))",
+)
+
+
+class Redactor:
+    """Replaces secrets by key and by pattern; returns new containers, never mutates input."""
+
+    def __init__(
+        self, keys: Iterable[str] = DEFAULT_KEYS, patterns: Iterable[str] = DEFAULT_PATTERNS
+    ) -> None:
+        self.keys = tuple(k.lower().replace("-", "_") for k in keys if k)
+        compiled: list[re.Pattern[str]] = []
+        for pattern in patterns:
+            try:
+                compiled.append(re.compile(pattern))
+            except re.error as exc:
+                raise ValueError(f"redact_patterns: {pattern!r} is not a regex: {exc}") from None
+        self.patterns = tuple(compiled)
+        self._key_cache: dict[str, bool] = {}
+
+    def secret_key(self, key: object) -> bool:
+        if not isinstance(key, str):
+            return False
+        known = self._key_cache.get(key)
+        if known is None:
+            norm = key.lower().replace("-", "_")
+            known = any(k in norm for k in self.keys)
+            if len(self._key_cache) < 4096:
+                self._key_cache[key] = known
+        return known
+
+    def text(self, value: str) -> str:
+        for pattern in self.patterns:
+            if "value" in pattern.groupindex:
+                value = pattern.sub(_replace_value_group, value)
+            else:
+                value = pattern.sub(REDACTED, value)
+        return value
+
+    def value(self, value: Any, depth: int = 0) -> Any:
+        """A copy of `value` with secret keys and patterns redacted (containers rebuilt)."""
+        if isinstance(value, str):
+            return self.text(value) if self.patterns else value
+        if depth > 32:
+            return value
+        if isinstance(value, Mapping):
+            return {
+                k: REDACTED if self.secret_key(k) else self.value(v, depth + 1)
+                for k, v in value.items()
+            }
+        if isinstance(value, (list, tuple)):
+            return [self.value(v, depth + 1) for v in value]
+        return value
+
+
+def _replace_value_group(match: re.Match[str]) -> str:
+    start, end = match.span("value")
+    text = match.group(0)
+    offset = match.start()
+    return text[: start - offset] + REDACTED + text[end - offset :]
