@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from elasticsearch import Elasticsearch
 
 MAX_PAGE = 1000
+_QUERY_FAILURES = frozenset({"query_shard_exception", "parse_exception", "search_parse_exception"})
 DEFAULT_INDEX = "application-logs-*"
 
 
@@ -128,6 +129,22 @@ class EsSearcher:
             return SearchError(f"Elasticsearch rejected the search: {reason}")
         return SearchError(f"Elasticsearch at {self._url} answered {exc.meta.status}: {reason}")
 
+    def _check_shards(self, page: Any, filters: Filters) -> None:
+        """A 200 answer can still carry shard failures (e.g. a query that does not parse on
+        the indices the time range selects): partial results are an error, not an answer."""
+        shards = page.get("_shards") or {}
+        failed = shards.get("failed") or 0
+        if not failed:
+            return
+        failures = shards.get("failures") or [{}]
+        reason = _first_line(_deepest_reason(failures[0].get("reason")) or "unknown reason")
+        if filters.query and failures[0].get("reason", {}).get("type") in _QUERY_FAILURES:
+            raise SearchError(f"Elasticsearch cannot run the query {filters.query!r}: {reason}")
+        raise SearchError(
+            f"Elasticsearch at {self._url} failed on {failed} of {shards.get('total', '?')}"
+            f" shards of {self._index}: {reason}"
+        )
+
     def _no_index(self) -> NoIndexError:
         return NoIndexError(
             f"no indices match {self._index} at {self._url} yet -- is the indexer running?"
@@ -176,6 +193,7 @@ class EsSearcher:
                 except (self._api_error, self._transport_error) as exc:
                     raise self._translate(exc, filters) from None
                 pit_id = page.get("pit_id", pit_id)
+                self._check_shards(page, filters)
                 found = page["hits"]["hits"]
                 for raw in found:
                     yield _hit(raw)

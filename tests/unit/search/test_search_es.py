@@ -325,3 +325,25 @@ def test_follow_bad_query_is_fatal() -> None:
     searcher = EsSearcher(client, "logs-*")  # type: ignore[arg-type]
     with pytest.raises(SearchError, match="cannot run the query"):
         list(searcher.follow(Filters(query="("), backlog=5, stop=StepStop([])))
+
+
+def test_shard_failures_in_a_200_answer_are_an_error() -> None:
+    """Partial results are not silently printed: failed shards raise with their reason."""
+    client = FakeEs(docs(3))
+    original = client.search
+
+    def partial(**body: Any) -> dict[str, Any]:
+        page = original(**body)
+        page["_shards"] = {
+            "total": 2,
+            "failed": 1,
+            "failures": [{"reason": {"type": "query_shard_exception", "reason": "bad field"}}],
+        }
+        return page
+
+    client.search = partial  # type: ignore[method-assign]
+    with pytest.raises(SearchError, match="cannot run the query 'x': bad field"):
+        list(EsSearcher(client, "logs-*").search(Filters(query="x"), 10))  # type: ignore[arg-type]
+    client.search = lambda **body: {**partial(**body), "_shards": {"total": 2, "failed": 1}}  # type: ignore[method-assign]
+    with pytest.raises(SearchError, match="failed on 1 of 2 shards of logs-\\*: unknown reason"):
+        list(EsSearcher(client, "logs-*").search(Filters(), 10))  # type: ignore[arg-type]

@@ -1,0 +1,188 @@
+"""Live commands against the real services: `search --follow` (Elasticsearch) and `tail` (Kafka).
+
+Each runs the installed `kafka-logging` as a subprocess with piped output, and is stopped
+with SIGTERM, which it treats like Ctrl-C (exit status 130).
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from search_helpers import KAFKA_LOGGING, MAPPING, STACK, daily, make_record
+
+from kafka_logging.record import Encoding, encode_json, headers_for
+
+pytestmark = pytest.mark.timeout(120)
+
+INTERRUPTED = 130
+
+
+def produce(
+    bootstrap: str, topic: str, values: list[tuple[bytes, list[tuple[str, bytes]]]]
+) -> None:
+    from confluent_kafka import Producer
+
+    producer = Producer({"bootstrap.servers": bootstrap})
+    errors: list[Any] = []
+    for value, headers in values:
+        producer.produce(topic, value, headers=headers, on_delivery=lambda e, m: errors.append(e))
+    assert producer.flush(30) == 0
+    assert errors == [None] * len(values)
+
+
+def as_message(record: dict[str, Any]) -> tuple[bytes, list[tuple[str, bytes]]]:
+    return encode_json(record), headers_for(Encoding.JSON, record["event"]["id"])
+
+
+def test_follow_prints_records_indexed_after_it_started(
+    es_url: str, index: str, spawn: Any
+) -> None:
+    """--follow prints the backlog oldest first, then each new match once -- also two new
+    records with the same timestamp -- and skips new records its filters exclude."""
+    from elasticsearch import Elasticsearch
+
+    now = datetime.now(UTC)
+    name = daily(index, now)
+    with Elasticsearch(es_url) as es:
+        es.indices.create(index=name, mappings=MAPPING, settings={"number_of_replicas": 0})
+        for seconds in (20, 10):
+            record = make_record(now - timedelta(seconds=seconds), f"before {seconds}")
+            es.index(index=name, id=record["event"]["id"], document=record, refresh=True)
+        follow = spawn(
+            "search", "--follow", "--interval", "0.3", "--format", "ndjson",
+            "--elasticsearch", es_url, "--index", f"{index}-*", "--service", "checkout",
+        )  # fmt: skip
+        backlog = [json.loads(follow.out.next())["message"] for _ in range(2)]
+        assert backlog == ["before 20", "before 10"]
+        stamp = datetime.now(UTC)
+        new = [make_record(stamp, f"new {i}") for i in range(2)]
+        other = make_record(stamp, "other service", service="billing")
+        for record in [*new, other]:
+            es.index(index=name, id=record["event"]["id"], document=record, refresh=True)
+        got = sorted(json.loads(follow.out.next())["message"] for _ in range(2))
+        assert got == ["new 0", "new 1"]
+        late = make_record(datetime.now(UTC), "last")
+        es.index(index=name, id=late["event"]["id"], document=late, refresh=True)
+        assert json.loads(follow.out.next())["message"] == "last"  # not a repeat, not "other"
+    assert follow.stop() == INTERRUPTED
+
+
+def test_tail_streams_records_produced_after_it_started(
+    kafka_bootstrap: str, topic: str, spawn: Any
+) -> None:
+    """tail prints every record produced after its ready line, in every kind (error with
+    stack trace, extra fields), warns on an undecodable message, and stops on SIGTERM."""
+    tail = spawn(
+        "tail", "--topic", topic, "--bootstrap-servers", kafka_bootstrap, "--format", "ndjson"
+    )
+    ready = tail.err.next()
+    assert ready.startswith(f"kafka-logging: tailing {topic} at {kafka_bootstrap} (1 partition)")
+    now = datetime.now(UTC)
+    records = [
+        make_record(now, "hello"),
+        make_record(
+            now,
+            "payment failed",
+            level="error",
+            error={"type": "ValueError", "message": "card declined", "stack_trace": STACK},
+            order_id=42,
+            labels={"env": "prod"},
+        ),
+    ]
+    produce(
+        kafka_bootstrap,
+        topic,
+        [
+            as_message(records[0]),
+            (b"{not json", headers_for(Encoding.JSON, "x")),
+            as_message(records[1]),
+        ],
+    )
+    assert json.loads(tail.out.next()) == records[0]
+    assert json.loads(tail.out.next()) == records[1]
+    warning = tail.err.next()
+    assert warning.startswith(f"kafka-logging: skipped undecodable message at {topic}[0]@1: ")
+    assert tail.stop() == INTERRUPTED
+
+
+def test_tail_filters_and_text_output(kafka_bootstrap: str, topic: str, spawn: Any) -> None:
+    """--service, --level and a field:value / substring QUERY apply to the live stream;
+    text output is plain when piped."""
+    tail = spawn(
+        "tail", "--topic", topic, "--bootstrap-servers", kafka_bootstrap,
+        "--service", "billing", "--level", "warning", "order_id:4* -ignore",
+    )  # fmt: skip
+    tail.err.until("tailing")
+    now = datetime.now(UTC)
+    produce(
+        kafka_bootstrap,
+        topic,
+        [
+            as_message(make_record(now, "info, wrong level", service="billing", order_id=41)),
+            as_message(make_record(now, "wrong service", level="error", order_id=42)),
+            as_message(
+                make_record(now, "please ignore", level="error", service="billing", order_id=43)
+            ),
+            as_message(make_record(now, "no order", level="error", service="billing")),
+            as_message(make_record(now, "match", level="WARNING", service="billing", order_id=44)),
+            as_message(make_record(now, "end", level="critical", service="billing", order_id=45)),
+        ],
+    )
+    first, second = tail.out.next(), tail.out.next()
+    assert "WARNING  billing web-1 billing.app: match order_id=44" in first
+    assert "\x1b[" not in first
+    assert "CRITICAL billing web-1 billing.app: end order_id=45" in second
+    assert tail.stop() == INTERRUPTED
+
+
+def test_tail_from_beginning_with_limit_exits_by_itself(kafka_bootstrap: str, topic: str) -> None:
+    """--from-beginning reads what is already there; --limit ends it with status 0; and it
+    leaves no consumer group behind on the broker."""
+    from confluent_kafka.admin import AdminClient
+
+    now = datetime.now(UTC)
+    records = [make_record(now, f"old {i}") for i in range(3)]
+    produce(kafka_bootstrap, topic, [as_message(r) for r in records])
+    result = subprocess.run(
+        [
+            KAFKA_LOGGING, "tail", "--topic", topic, "--bootstrap-servers", kafka_bootstrap,
+            "--from-beginning", "--limit", "3", "--format", "json",
+        ],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == records
+    groups = AdminClient({"bootstrap.servers": kafka_bootstrap}).list_consumer_groups().result()
+    assert not [g for g in groups.valid if g.group_id.startswith("kafka-logging-tail-")]
+
+
+def test_tail_kafka_unreachable_is_a_bounded_clear_error() -> None:
+    """Nothing listening: after --timeout, exit 1 with one line naming the address."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        address = f"127.0.0.1:{sock.getsockname()[1]}"
+    result = subprocess.run(
+        [KAFKA_LOGGING, "tail", "--bootstrap-servers", address, "--timeout", "2"],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, lines
+    assert lines[0].startswith(f"Error: cannot reach Kafka at {address} within 2s")
+
+
+def test_tail_unknown_topic(kafka_bootstrap: str) -> None:
+    """A topic that does not exist is named (and not created)."""
+    name = f"test-search-missing-{uuid.uuid4().hex[:8]}"
+    result = subprocess.run(
+        [KAFKA_LOGGING, "tail", "--bootstrap-servers", kafka_bootstrap, "--topic", name],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert result.stderr.strip() == f"Error: topic {name!r} does not exist at {kafka_bootstrap}"
