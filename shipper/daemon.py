@@ -105,6 +105,8 @@ class Shipper:
         self.sink = sink if sink is not None else KafkaSink(config)
         self.metrics.watch(self._lag, self._gauges)
         self.metrics_port: int | None = None
+        self._next_scan = 0.0
+        self._next_checkpoint = 0.0
 
     # ---- checkpoint -----------------------------------------------------------------------
 
@@ -163,35 +165,42 @@ class Shipper:
         try:
             self._loop()
         finally:
-            self._shutdown()
+            self.shutdown()
 
     def _loop(self) -> None:
-        limits = self.limits
+        self.start()
+        while not self.stop_event.is_set():
+            if not self.tick():
+                self.sink.poll(self.limits.poll_interval_seconds)
+
+    def start(self) -> None:
+        """First scan: match checkpointed files, find the ones rotated while we were stopped."""
         now = self.clock()
         self.scan(now, first=True)
         self._resolve_pending(now)
-        next_scan = now + limits.scan_interval_seconds
-        next_checkpoint = now + self.config.checkpoint.interval_seconds
-        while not self.stop_event.is_set():
-            now = self.clock()
-            if self.sink.fatal is not None:
-                self.sink.rebuild()
-            if now >= next_scan:
-                self.scan(now)
-                next_scan = now + limits.scan_interval_seconds
-            try:
-                worked = self.read_round(now)
-            except RetryableError as exc:
-                log.warning("%s; rebuilding the producer", exc)
-                worked = False
-            self.sink.poll(0)
-            if now >= next_checkpoint:
-                self.save_checkpoint()
-                next_checkpoint = now + self.config.checkpoint.interval_seconds
-            if not worked:
-                self.sink.poll(limits.poll_interval_seconds)
+        self._next_scan = now + self.limits.scan_interval_seconds
+        self._next_checkpoint = now + self.config.checkpoint.interval_seconds
 
-    def _shutdown(self) -> None:
+    def tick(self) -> bool:
+        """One pass of the loop; True when it read something."""
+        now = self.clock()
+        if self.sink.fatal is not None:
+            self.sink.rebuild()
+        if now >= self._next_scan:
+            self.scan(now)
+            self._next_scan = now + self.limits.scan_interval_seconds
+        try:
+            worked = self.read_round(now)
+        except RetryableError as exc:
+            log.warning("%s; rebuilding the producer", exc)
+            worked = False
+        self.sink.poll(0)
+        if now >= self._next_checkpoint:
+            self.save_checkpoint()
+            self._next_checkpoint = now + self.config.checkpoint.interval_seconds
+        return worked
+
+    def shutdown(self) -> None:
         deadline = self.clock() + self.limits.shutdown_timeout_seconds
         left = self.sink.drain(deadline, self.clock)
         if left:

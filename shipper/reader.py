@@ -50,6 +50,7 @@ class LineFramer:
         self.buf_start = offset  # file offset of buf[0]
         self.discard_from: int | None = None  # truncating: start of the line being discarded
         self.discard_head = b""
+        self.splitting = False  # the held line already had pieces shipped (split mode)
         self.last_feed = 0.0
 
     @property
@@ -83,6 +84,11 @@ class LineFramer:
         tail = parts.pop()
         limit = self.max_line_bytes
         append = out.append
+        if self.splitting and parts:  # the last piece of a line split in an earlier chunk
+            self.splitting = False
+            raw = parts.pop(0)
+            self._long(raw, offset, out, complete=True)
+            offset += len(raw) + 1
         for raw in parts:
             size = len(raw) + 1
             if size > limit + 1:
@@ -114,6 +120,8 @@ class LineFramer:
                 self.buf, self.buf_start = b"", offset + len(raw)
             return
         pos = 0
+        if not complete:
+            self.splitting = True
         while len(raw) - pos > limit:
             text, flags = decode_line(raw[pos : pos + limit], ("split",))
             out.append((offset + pos, offset + pos + limit, text, flags))
