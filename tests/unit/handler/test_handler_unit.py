@@ -1,0 +1,371 @@
+"""KafkaHandler behaviour on a fake producer: never raises, bounded, spools, counts drops."""
+
+from __future__ import annotations
+
+import logging
+import logging.config
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from handler_fakes import FakeProducer
+
+from kafka_logging import KafkaHandler
+from kafka_logging.errors import ConfigError
+from kafka_logging.record import decode
+
+MakeHandler = Callable[..., KafkaHandler]
+
+
+def delivered_all(handler: KafkaHandler, timeout: float = 15.0) -> bool:
+    """Flush until everything is delivered (flush returns early while Kafka is down)."""
+    deadline = time.monotonic() + timeout
+    pause = threading.Event()
+    while time.monotonic() < deadline:
+        if handler.flush(1):
+            return True
+        pause.wait(0.05)
+    return False
+
+
+def messages(producer: FakeProducer) -> list[str]:
+    return [decode(m.value(), m.headers())["message"] for m in producer.delivered]
+
+
+def test_records_are_delivered_with_headers_and_key(
+    make_handler: MakeHandler, logger: logging.Logger, producers: list[FakeProducer]
+) -> None:
+    """Each record is produced once with encoding and event-id headers, keyed by service."""
+    handler = make_handler()
+    logger.addHandler(handler)
+    for i in range(10):
+        logger.info("n=%d", i)
+    assert handler.flush(5)
+    (producer,) = producers
+    assert messages(producer) == [f"n={i}" for i in range(10)]
+    msg = producer.delivered[0]
+    headers = dict(msg.headers())
+    assert headers["kl.encoding"] == b"json"
+    assert headers["kl.event_id"].decode() == decode(msg.value(), msg.headers())["event"]["id"]
+    assert msg.key() == b"unit"
+    stats = handler.stats()
+    assert stats["enqueued"] == 10
+    assert stats["delivered"] == 10
+    assert stats["dropped_total"] == 0
+
+
+def test_construction_connects_to_nothing(producers: list[FakeProducer]) -> None:
+    """Construction creates no producer and no thread; the first record does."""
+    before = threading.active_count()
+    handler = KafkaHandler("127.0.0.1:1", service_name="lazy")
+    assert producers == []
+    assert threading.active_count() == before
+    handler.close()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "named"),
+    [
+        ({"bootstrap_servers": ""}, "bootstrap_servers"),
+        ({"serializer": "xml"}, "serializer"),
+        ({"max_queue_records": 0}, "max_queue_records"),
+        ({"shed_level": "LOUD"}, "shed_level"),
+        ({"producer_config": {"no.such.setting": 1}}, "no.such.setting"),
+        ({"producer_config": {"error_cb": "x"}}, "error_cb"),
+        ({"redact_patterns": ["("]}, "redact_patterns"),
+    ],
+)
+def test_bad_argument_raises_naming_it(kwargs: dict[str, Any], named: str) -> None:
+    """A bad argument raises ConfigError at construction, naming the argument."""
+    kwargs.setdefault("bootstrap_servers", "127.0.0.1:1")
+    with pytest.raises(ConfigError, match=named.replace(".", r"\.")):
+        KafkaHandler(**kwargs)
+
+
+def test_dictconfig_with_plain_values(producers: list[FakeProducer]) -> None:
+    """dictConfig builds the handler from plain values (strings for levels and paths)."""
+    logging.config.dictConfig(
+        {
+            "version": 1,
+            "disable_existing_loggers": False,
+            "handlers": {
+                "kafka": {
+                    "class": "kafka_logging.KafkaHandler",
+                    "bootstrap_servers": "127.0.0.1:1",
+                    "topic": "t",
+                    "service_name": "dict",
+                    "shed_level": "ERROR",
+                    "level": "INFO",
+                    "producer_config": {"linger.ms": 20},
+                }
+            },
+            "loggers": {"unit.dictconfig": {"handlers": ["kafka"], "level": "DEBUG"}},
+        }
+    )
+    handler = logging.getLogger("unit.dictconfig").handlers[0]
+    assert isinstance(handler, KafkaHandler)
+    assert handler.options.shed_level == logging.ERROR
+    assert handler.level == logging.INFO
+    logging.getLogger("unit.dictconfig").info("via dictConfig")
+    assert handler.flush(5)
+    assert messages(producers[0]) == ["via dictConfig"]
+    assert producers[0].config["linger.ms"] == 20
+    logging.getLogger("unit.dictconfig").removeHandler(handler)
+    handler.close()
+
+
+def test_fileconfig_with_args(tmp_path: Path, producers: list[FakeProducer]) -> None:
+    """fileConfig builds the handler from args/kwargs."""
+    ini = tmp_path / "logging.ini"
+    ini.write_text(
+        "[loggers]\nkeys=root,app\n[handlers]\nkeys=kafka\n[formatters]\nkeys=\n"
+        "[logger_root]\nhandlers=\n[logger_app]\nqualname=unit.fileconfig\nhandlers=kafka\n"
+        "level=INFO\n[handler_kafka]\nclass=kafka_logging.KafkaHandler\n"
+        "args=('127.0.0.1:1', 'topic-f')\nkwargs={'service_name': 'filecfg'}\n"
+    )
+    logging.config.fileConfig(ini, disable_existing_loggers=False)
+    handler = logging.getLogger("unit.fileconfig").handlers[0]
+    assert isinstance(handler, KafkaHandler)
+    assert handler.options.topic == "topic-f"
+    logging.getLogger("unit.fileconfig").removeHandler(handler)
+    handler.close()
+
+
+def test_emit_never_raises_when_everything_fails(
+    make_handler: MakeHandler, logger: logging.Logger, producers: list[FakeProducer]
+) -> None:
+    """Broken queue machinery inside emit() is counted, never raised into the caller."""
+    handler = make_handler()
+    logger.addHandler(handler)
+    handler._queue = None  # type: ignore[assignment]
+    logger.info("lost on purpose")
+    assert handler.stats.__self__ is handler
+    assert handler._stats.dropped() == {"emit_error": 1}
+
+
+def test_queue_overflow_sheds_low_levels_first(
+    make_handler: MakeHandler, logger: logging.Logger
+) -> None:
+    """With the queue 80% full INFO is shed while WARNING is kept until completely full."""
+    handler = make_handler(max_queue_records=10)
+    handler._wake.set()  # the worker never runs: the queue only fills
+    logger.addHandler(handler)
+    for _ in range(8):
+        logger.info("fill")
+    logger.info("shed me")
+    logger.warning("keep me")
+    logger.warning("keep me too")
+    logger.error("no room")
+    assert len(handler._queue) == 10
+    assert handler.stats()["dropped"] == {"queue_shed": 1, "queue_full": 1}
+
+
+def test_buffer_error_spools_in_order(
+    make_handler: MakeHandler,
+    logger: logging.Logger,
+    producers: list[FakeProducer],
+    tmp_path: Path,
+) -> None:
+    """When the producer's queue is full, records go to the spool and replay in order later."""
+    handler = make_handler(spool_dir=str(tmp_path))
+    logger.addHandler(handler)
+    logger.info("first")
+    assert handler.flush(5)
+    producer = producers[0]
+    producer.up = False
+    producer.capacity = 3
+    for i in range(10):
+        logger.info("r%d", i)
+    handler.flush(5)
+    stats = handler.stats()
+    assert stats["spooled"] == 10  # 3 purged back from the producer + 7 straight to disk
+    assert stats["kafka_down"]
+    producer.up = True
+    producer.capacity = 10**6
+    assert delivered_all(handler)
+    assert messages(producer) == ["first"] + [f"r{i}" for i in range(10)]
+    stats = handler.stats()
+    assert stats["replayed"] == 10
+    assert stats["spool_bytes"] == 0
+
+
+def test_all_brokers_down_then_back(
+    make_handler: MakeHandler,
+    logger: logging.Logger,
+    producers: list[FakeProducer],
+    tmp_path: Path,
+) -> None:
+    """An outage sends records to the spool; the probe ends it; nothing lost or doubled."""
+    handler = make_handler(spool_dir=str(tmp_path))
+    logger.addHandler(handler)
+    logger.info("before")
+    assert handler.flush(5)
+    producer = producers[0]
+    producer.go_down()
+    for i in range(50):
+        logger.warning("during %d", i)
+    handler.flush(5)
+    assert handler.stats()["spooled"] == 50
+    producer.up = True
+    assert delivered_all(handler)
+    got = messages(producer)
+    assert got == ["before"] + [f"during {i}" for i in range(50)]
+    ids = [decode(m.value(), m.headers())["event"]["id"] for m in producer.delivered]
+    assert len(set(ids)) == len(ids)
+
+
+def test_without_spool_overflow_is_counted(
+    make_handler: MakeHandler, logger: logging.Logger, producers: list[FakeProducer]
+) -> None:
+    """Without a spool, what does not fit the producer's buffer is dropped and counted."""
+    handler = make_handler()
+    logger.addHandler(handler)
+    logger.info("start")
+    assert handler.flush(5)
+    producer = producers[0]
+    producer.up = False
+    producer.capacity = 5
+    for i in range(8):
+        logger.info("x%d", i)
+    handler.flush(0.5)
+    assert handler.stats()["dropped"] == {"kafka_queue_full": 3}
+
+
+def test_close_keeps_deadline_and_counts_undelivered(
+    make_handler: MakeHandler, logger: logging.Logger, producers: list[FakeProducer]
+) -> None:
+    """close() with a broker that never answers returns at its deadline; losses are counted."""
+    handler = make_handler()
+    logger.addHandler(handler)
+    logger.info("warm up")
+    assert handler.flush(5)
+    producers[0].up = False
+    for i in range(4):
+        logger.info("stuck %d", i)
+    handler.close(timeout=0.5)
+    assert handler.stats()["dropped"] == {"shutdown_deadline": 4}
+    assert not handler._worker.thread.is_alive()  # type: ignore[union-attr]
+
+
+def test_close_moves_undelivered_into_spool(
+    make_handler: MakeHandler,
+    logger: logging.Logger,
+    producers: list[FakeProducer],
+    tmp_path: Path,
+) -> None:
+    """With a spool, records still in the producer at the close deadline are spooled."""
+    handler = make_handler(spool_dir=str(tmp_path))
+    logger.addHandler(handler)
+    logger.info("warm up")
+    assert handler.flush(5)
+    producers[0].up = False
+    for i in range(4):
+        logger.info("stuck %d", i)
+    handler.close(timeout=0.5)
+    stats = handler.stats()
+    assert stats["spooled"] == 4
+    assert stats["dropped_total"] == 0
+    assert list(tmp_path.glob("*.spool"))
+
+
+def test_after_close_records_are_counted(make_handler: MakeHandler, logger: logging.Logger) -> None:
+    """A record emitted after close() is refused and counted, not queued forever."""
+    handler = make_handler()
+    logger.addHandler(handler)
+    handler.close()
+    logger.info("too late")
+    assert handler.stats()["dropped"] == {"closed": 1}
+
+
+def test_records_from_the_worker_thread_do_not_come_back(
+    make_handler: MakeHandler, logger: logging.Logger
+) -> None:
+    """A record logged on the handler's own thread is refused (no recursion)."""
+    handler = make_handler()
+    logger.addHandler(handler)
+    logger.info("start the worker")
+    assert handler.flush(5)
+    record = logger.makeRecord(logger.name, logging.INFO, "f", 1, "from worker", (), None)
+    record.thread = handler._worker_ident
+    handler.handle(record)
+    assert handler.stats()["dropped"] == {"recursion": 1}
+
+
+def test_message_args_rendered_at_call_time(
+    make_handler: MakeHandler, logger: logging.Logger, producers: list[FakeProducer]
+) -> None:
+    """An argument mutated after the call does not change the logged message."""
+    handler = make_handler()
+    handler._wake.set()  # hold the worker off until we mutated the argument
+    logger.addHandler(handler)
+    items = ["a"]
+    logger.info("items=%s", items)
+    items.append("b")
+    handler._wake.clear()
+    handler._wakeup()
+    assert handler.flush(5)
+    assert messages(producers[0]) == ["items=['a']"]
+
+
+def test_oversized_record_is_truncated_not_rejected(
+    make_handler: MakeHandler, logger: logging.Logger, producers: list[FakeProducer]
+) -> None:
+    """A record beyond max_record_bytes is produced truncated with the flag."""
+    handler = make_handler(max_record_bytes=10_000)
+    logger.addHandler(handler)
+    logger.info("x" * 50_000)
+    assert handler.flush(5)
+    msg = producers[0].delivered[0]
+    assert len(msg.value()) <= 10_000
+    assert decode(msg.value(), msg.headers())["kafka_logging"]["truncated"] is True
+
+
+def test_avro_serializer(
+    make_handler: MakeHandler, logger: logging.Logger, producers: list[FakeProducer]
+) -> None:
+    """serializer='avro' without a registry writes single-object encoding with its header."""
+    handler = make_handler(serializer="avro")
+    logger.addHandler(handler)
+    logger.info("in avro", extra={"k": [1, 2]})
+    assert handler.flush(5)
+    msg = producers[0].delivered[0]
+    assert dict(msg.headers())["kl.encoding"] == b"avro"
+    out = decode(msg.value(), msg.headers())
+    assert out["message"] == "in avro"
+    assert out["k"] == [1, 2]
+
+
+def test_key_field_configurable(
+    make_handler: MakeHandler, logger: logging.Logger, producers: list[FakeProducer]
+) -> None:
+    """key_field picks the Kafka key from the record; None means no key."""
+    handler = make_handler(key_field="log.logger")
+    logger.addHandler(handler)
+    logger.info("k")
+    assert handler.flush(5)
+    assert producers[0].delivered[0].key() == logger.name.encode()
+    other = make_handler(key_field=None)
+    logger.removeHandler(handler)
+    logger.addHandler(other)
+    logger.info("no key")
+    assert other.flush(5)
+    assert producers[1].delivered[0].key() is None
+
+
+def test_default_producer_settings(
+    make_handler: MakeHandler, logger: logging.Logger, producers: list[FakeProducer]
+) -> None:
+    """Idempotence, acks=all and zstd by default; producer_config overrides and adds."""
+    handler = make_handler(producer_config={"security.protocol": "SSL", "linger.ms": 50})
+    logger.addHandler(handler)
+    logger.info("x")
+    handler.flush(5)
+    config = producers[0].config
+    assert config["enable.idempotence"] is True
+    assert config["acks"] == "all"
+    assert config["compression.type"] == "zstd"
+    assert config["security.protocol"] == "SSL"
+    assert config["linger.ms"] == 50
