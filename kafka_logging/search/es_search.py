@@ -159,9 +159,11 @@ class EsSearcher:
         *,
         newest_first: bool = True,
         since: datetime | None = None,
+        with_source: bool = True,
     ) -> Iterator[Hit]:
         """Up to `limit` (None: all) matching hits in time order, paged through a point in time.
 
+        `with_source=False` fetches only index, id and sort values (the record stays empty).
         Raises NoIndexError when the pattern matches no index, SearchError for anything else.
         """
         query = filters.es_query(since)
@@ -189,6 +191,7 @@ class EsSearcher:
                         size=size,
                         search_after=search_after,
                         track_total_hits=False,
+                        source=with_source,
                     )
                 except (self._api_error, self._transport_error) as exc:
                     raise self._translate(exc, filters) from None
@@ -239,12 +242,12 @@ class EsSearcher:
         Elasticsearch outages and a missing index are reported through `notice` and retried.
         """
         seen: dict[tuple[str, str], int | None] = {}
-        problem: str | None = None
+        problem: SearchError | None = None
         try:
             initial = list(self.hits(filters, backlog, newest_first=True)) if backlog else []
         except (NoIndexError, UnreachableError) as exc:
-            problem = str(exc)
-            notice(f"{problem}; waiting")
+            problem = exc
+            notice(f"{exc}; waiting")
             initial = []
         for hit in reversed(initial):
             seen[(hit.index, hit.id)] = hit.millis
@@ -254,23 +257,53 @@ class EsSearcher:
             if filters.since is not None and filters.since > window:
                 window = filters.since
             try:
-                fresh = [
-                    hit
-                    for hit in self.hits(filters, None, newest_first=False, since=window)
-                    if (hit.index, hit.id) not in seen
-                ]
+                fresh = self._unseen(filters, window, seen)
             except (NoIndexError, UnreachableError) as exc:
-                if str(exc) != problem:
-                    problem = str(exc)
-                    notice(f"{problem}; retrying every {interval:g}s")
+                if str(exc) != str(problem):
+                    problem = exc
+                    notice(f"{exc}; retrying every {interval:g}s")
                 continue
             if problem is not None:
-                notice("Elasticsearch answers again; following")
+                notice(
+                    f"indices matching {self._index} exist now; following"
+                    if isinstance(problem, NoIndexError)
+                    else "Elasticsearch answers again; following"
+                )
                 problem = None
             for hit in fresh:
                 seen[(hit.index, hit.id)] = hit.millis
                 yield hit.source
             _forget_before(seen, int(window.timestamp() * 1000))
+
+    def _unseen(
+        self, filters: Filters, window: datetime, seen: dict[tuple[str, str], int | None]
+    ) -> list[Hit]:
+        """Matches stamped at or after `window` not printed yet, oldest first.
+
+        Two steps keep each poll cheap however busy the window is: list ids and sort values
+        only, then fetch the records of the new ones (mget, up to a page at a time).
+        """
+        new = [
+            hit
+            for hit in self.hits(filters, None, newest_first=False, since=window, with_source=False)
+            if (hit.index, hit.id) not in seen
+        ]
+        sources: dict[tuple[str, str], dict[str, Any]] = {}
+        for start in range(0, len(new), self._page_size):
+            chunk = new[start : start + self._page_size]
+            try:
+                answer = self._client.mget(docs=[{"_index": h.index, "_id": h.id} for h in chunk])
+            except (self._api_error, self._transport_error) as exc:
+                raise self._translate(exc, filters) from None
+            for doc in answer["docs"]:
+                if doc.get("found"):
+                    sources[(doc["_index"], doc["_id"])] = doc.get("_source") or {}
+        # A record deleted between the two steps is simply not there any more.
+        return [
+            Hit(h.index, h.id, h.millis, sources[(h.index, h.id)])
+            for h in new
+            if (h.index, h.id) in sources
+        ]
 
 
 def _forget_before(seen: dict[tuple[str, str], int | None], millis: int) -> None:

@@ -46,6 +46,7 @@ class FakeEs:
         self.closed: list[str] = []
         self.shards = 1
         self.fail: Exception | None = None
+        self.mgets: list[list[dict[str, str]]] = []
 
     def add(self, index: str, doc_id: str, moment: datetime) -> None:
         self.docs.append((index, doc_id, moment))
@@ -85,12 +86,26 @@ class FakeEs:
                     {
                         "_index": idx,
                         "_id": doc_id,
-                        "_source": {"id": doc_id},
                         "sort": [ms, seq],
+                        **({"_source": {"id": doc_id}} if body.get("source", True) else {}),
                     }
                     for ms, seq, idx, doc_id in page
                 ]
             },
+        }
+
+    def mget(self, docs: list[dict[str, str]]) -> dict[str, Any]:
+        self.mgets.append(docs)
+        if self.fail:
+            raise self.fail
+        known = {(idx, doc_id) for idx, doc_id, _ in self.docs}
+        return {
+            "docs": [
+                {"_index": d["_index"], "_id": d["_id"], "found": True, "_source": {"id": d["_id"]}}
+                if (d["_index"], d["_id"]) in known
+                else {"_index": d["_index"], "_id": d["_id"], "found": False}
+                for d in docs
+            ]
         }
 
 
@@ -293,6 +308,7 @@ def test_follow_waits_for_missing_index_and_reports_it_once() -> None:
     )
     assert got == ["first"]
     assert len([n for n in notices if "no indices match" in n]) == 1
+    assert notices[-1] == "indices matching logs-* exist now; following"
 
 
 def test_follow_survives_an_outage() -> None:
@@ -347,3 +363,16 @@ def test_shard_failures_in_a_200_answer_are_an_error() -> None:
     client.search = lambda **body: {**partial(**body), "_shards": {"total": 2, "failed": 1}}  # type: ignore[method-assign]
     with pytest.raises(SearchError, match="failed on 1 of 2 shards of logs-\\*: unknown reason"):
         list(EsSearcher(client, "logs-*").search(Filters(), 10))  # type: ignore[arg-type]
+
+
+def test_follow_fetches_records_only_for_new_ids() -> None:
+    """Each poll lists ids without records, then fetches only the new records with mget."""
+    now = T0 + timedelta(minutes=1)
+    client = FakeEs([("logs-1", "a", now)])
+    stop = StepStop([lambda: client.add("logs-1", "b", now), lambda: None])
+    searcher = EsSearcher(client, "logs-*")  # type: ignore[arg-type]
+    got = ids(searcher.follow(Filters(), backlog=5, stop=stop, clock=lambda: now))
+    assert got == ["a", "b"]
+    polls = [s for s in client.searches if s["source"] is False]
+    assert len(polls) == 2
+    assert client.mgets == [[{"_index": "logs-1", "_id": "b"}]]
