@@ -70,7 +70,13 @@ class Renderer(Protocol):
 
 def _escape(text: str) -> str:
     """Control characters (ESC, BEL, CR, ...) shown as \\xNN; newlines and tabs kept."""
-    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+    if text.isprintable():  # the common case, checked in C
+        return text
+    return _CONTROL.sub(_hex, text)
+
+
+def _hex(match: re.Match[str]) -> str:
+    return f"\\x{ord(match.group()):02x}"
 
 
 def flatten(record: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -78,7 +84,7 @@ def flatten(record: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     flat: dict[str, Any] = {}
     for key, value in record.items():
         name = f"{prefix}{key}"
-        if isinstance(value, Mapping) and value:
+        if isinstance(value, dict) and value:  # decoded JSON: plain dicts (ABC checks are slow)
             flat.update(flatten(value, f"{name}."))
         else:
             flat[name] = value
