@@ -116,3 +116,41 @@ def test_offsets_are_committed_for_resolved_records(
         consumer.close()
     assert [tp.offset for tp in committed] == [100, 100, 100]
     assert consume_all(setup.bootstrap, setup.dlq, 0, timeout=1) == []
+
+
+def test_avro_encodings_are_decoded_by_their_header(
+    setup: Setup, run_indexer: Callable[[IndexerConfig], Running]
+) -> None:
+    """Avro single-object and Confluent wire format messages (chosen by kl.encoding) are
+    indexed with the same fields as their JSON twin."""
+    from conftest import produce_raw
+
+    from kafka_logging import avro
+    from kafka_logging.record import Encoding, encode_json, headers_for
+
+    records = [ecs_record(i) for i in range(3)]
+    encoders = [
+        (Encoding.JSON, encode_json),
+        (Encoding.AVRO, avro.encode_single_object),
+        (Encoding.AVRO_CONFLUENT, avro.confluent_encoder(7)),
+    ]
+    produce_raw(
+        setup.bootstrap,
+        setup.topic,
+        [
+            (encode(r), headers_for(encoding, r["event"]["id"]))
+            for r, (encoding, encode) in zip(records, encoders, strict=True)
+        ],
+    )
+    running = run_indexer(setup.config())
+    assert setup.wait_count(3) == 3
+    running.stop()
+    with setup.es() as es:
+        hits = es.search(index=f"{setup.index}-*", size=10)["hits"]["hits"]
+    by_id = {h["_id"]: h["_source"] for h in hits}
+    for record in records:
+        source = by_id[record["event"]["id"]]
+        assert source["message"] == record["message"]
+        assert source["@timestamp"] == record["@timestamp"]
+        assert source["log"]["level"] == "info"
+        assert source["labels"] == record["labels"]
