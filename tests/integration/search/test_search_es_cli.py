@@ -210,3 +210,20 @@ def test_elasticsearch_down_names_the_url() -> None:
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1
     assert lines[0].startswith(f"Error: cannot reach Elasticsearch at {url}: ")
+
+
+def test_config_file_elasticsearch_section(es_url: str, corpus: Corpus, tmp_path: Any) -> None:
+    """--config's `elasticsearch:` section (hosts, request_timeout) is used against the real
+    node and wins over ELASTICSEARCH_URL; the file's other sections are ignored."""
+    config = tmp_path / "search.yaml"
+    config.write_text(
+        f"elasticsearch:\n  hosts: [{es_url}]\n  request_timeout: 20\n"
+        "kafka:\n  bootstrap_servers: 127.0.0.1:1\nindex:\n  whatever: true\n"
+    )
+    result = CliRunner().invoke(
+        main,
+        ["search", "--config", str(config), "--index", corpus.pattern, "-n", "2", "--format",
+         "ndjson"],
+        env={"ELASTICSEARCH_URL": "http://127.0.0.1:1"},
+    )  # fmt: skip
+    assert len(ndjson(result)) == 2

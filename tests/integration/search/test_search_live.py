@@ -186,3 +186,54 @@ def test_tail_unknown_topic(kafka_bootstrap: str) -> None:
     )  # fmt: skip
     assert result.returncode == 1
     assert result.stderr.strip() == f"Error: topic {name!r} does not exist at {kafka_bootstrap}"
+
+
+def test_tail_reads_every_partition_and_ctrl_c_is_quiet(kafka_bootstrap: str, spawn: Any) -> None:
+    """On a 3-partition topic, records produced to each partition are all printed; SIGINT
+    (Ctrl-C) ends it with status 130 and no traceback."""
+    import signal
+
+    from confluent_kafka import Producer
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    name = f"test-search-parts-{uuid.uuid4().hex[:8]}"
+    admin = AdminClient({"bootstrap.servers": kafka_bootstrap})
+    admin.create_topics([NewTopic(name, num_partitions=3, replication_factor=1)])[name].result(30)
+    try:
+        tail = spawn(
+            "tail", "--topic", name, "--bootstrap-servers", kafka_bootstrap, "--format", "ndjson"
+        )
+        assert "(3 partitions) from the end" in tail.err.next()
+        producer = Producer({"bootstrap.servers": kafka_bootstrap})
+        now = datetime.now(UTC)
+        for partition in range(3):
+            value, headers = as_message(make_record(now, f"p{partition}"))
+            producer.produce(name, value, headers=headers, partition=partition)
+        assert producer.flush(30) == 0
+        got = sorted(json.loads(tail.out.next())["message"] for _ in range(3))
+        assert got == ["p0", "p1", "p2"]
+        tail.process.send_signal(signal.SIGINT)
+        assert tail.process.wait(timeout=30) == INTERRUPTED
+        assert tail.process.stderr is not None
+        assert "Traceback" not in tail.process.stderr.read()
+    finally:
+        admin.delete_topics([name])[name].result(30)
+
+
+def test_tail_config_file_kafka_section(kafka_bootstrap: str, topic: str, tmp_path: Any) -> None:
+    """--config reads bootstrap_servers from the `kafka:` section (other sections ignored),
+    and it wins over KAFKA_BOOTSTRAP_SERVERS."""
+    config = tmp_path / "tail.yaml"
+    config.write_text(
+        f"kafka:\n  bootstrap_servers: {kafka_bootstrap}\nelasticsearch:\n  hosts: [http://x:1]\n"
+        "inputs: []\n"
+    )
+    produce(kafka_bootstrap, topic, [as_message(make_record(datetime.now(UTC), "via config"))])
+    result = subprocess.run(
+        [KAFKA_LOGGING, "tail", "--config", str(config), "--topic", topic,
+         "--from-beginning", "--limit", "1", "--format", "ndjson"],
+        capture_output=True, text=True, timeout=60, check=False,
+        env={"KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:1", "PATH": "/usr/bin:/bin"},
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["message"] == "via config"
