@@ -80,6 +80,12 @@ class BulkResult:
     unavailable: str | None = None  # why Elasticsearch could not be reached, if it could not
 
 
+def backoff(attempts: int, initial: float, cap: float, jitter: float) -> float:
+    """Seconds to wait before attempt `attempts + 1`: capped exponential, full jitter
+    (`jitter` is uniform in [0, 1))."""
+    return float(min(cap, initial * 2.0 ** max(attempts - 1, 0)) * jitter)
+
+
 def action_line(index: str, doc_id: str) -> bytes:
     return orjson.dumps({"create": {"_index": index, "_id": doc_id}})
 

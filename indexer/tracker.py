@@ -82,15 +82,18 @@ class OffsetTracker:
             parts = list(self._parts.values())
         return sum(len(p.outstanding) - len(p.resolved) for p in parts)
 
-    def to_commit(self, only: list[TopicPartition] | None = None) -> dict[TopicPartition, int]:
-        """Positions that moved since they were last handed out; marks them handed out."""
+    def to_commit(
+        self, only: list[TopicPartition] | None = None, force: bool = False
+    ) -> dict[TopicPartition, int]:
+        """Positions that moved since they were last handed out (every known position when
+        `force`: a handed-out async commit may not have landed); marks them handed out."""
         result: dict[TopicPartition, int] = {}
         for tp in only if only is not None else list(self._parts):
             part = self._parts.get(tp)
             if part is None:
                 continue
             pos = self.position(tp)
-            if pos is not None and pos != part.committed:
+            if pos is not None and (force or pos != part.committed):
                 result[tp] = pos
                 part.committed = pos
         return result

@@ -24,7 +24,7 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
-from indexer.bulk import BulkResult, BulkSender, Doc, Outcome
+from indexer.bulk import BulkResult, BulkSender, Doc, Outcome, backoff
 from indexer.dlq import DeadLetters
 from indexer.metrics import HealthServer, Metrics
 from indexer.route import Router
@@ -380,8 +380,8 @@ class Indexer:
         if retry:
             metrics.retries.inc(len(retry))
             attempts = max(d.attempts for d in retry)
-            delay = min(self._max_backoff, self._initial_backoff * 2 ** (attempts - 1))
-            due = self._clock() + delay * self._jitter()
+            delay = backoff(attempts, self._initial_backoff, self._max_backoff, self._jitter())
+            due = self._clock() + delay
             heapq.heappush(self._retry, (due, next(self._seq), retry))
 
     def _note_availability(self, unavailable: str | None) -> None:
@@ -452,10 +452,11 @@ class Indexer:
     # ----------------------------------------------------------------- commits
 
     def _commit(self, only: list[TopicPartition] | None = None, sync: bool = False) -> None:
+        """Commit moved positions; a synchronous commit (revoke, exit) commits every one."""
         from confluent_kafka import KafkaException  # noqa: PLC0415
         from confluent_kafka import TopicPartition as KafkaTP  # noqa: PLC0415
 
-        positions = self._tracker.to_commit(only)
+        positions = self._tracker.to_commit(only, force=sync)
         if not positions:
             return
         offsets = [KafkaTP(t, p, o) for (t, p), o in positions.items()]

@@ -128,3 +128,11 @@ def test_position_is_always_the_lowest_unresolved(gaps: list[int], rnd: object) 
         expected = min(unresolved) if unresolved else offsets[-1] + 1
         assert tracker.position(TP) == expected
         assert tracker.unresolved(TP) == len(unresolved)
+
+
+def test_forced_to_commit_hands_out_unchanged_positions_too() -> None:
+    """A synchronous commit on revoke/exit re-commits a position an async commit carried."""
+    tracker = tracker_with(0)
+    tracker.resolve(TP, 0)
+    tracker.to_commit()
+    assert tracker.to_commit(force=True) == {TP: 1}
