@@ -286,6 +286,13 @@ Exit status: 0 (also when nothing matches), 1 on an error, 2 on a usage mistake,
     show_default=True,
     help="Elasticsearch URL (env ELASTICSEARCH_URL; a --config file's hosts win over the env).",
 )
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0.1),
+    default=None,
+    help="Seconds to wait for each Elasticsearch answer "
+    "(default: the config's request_timeout, 30).",
+)
 @click.pass_context
 def search(
     ctx: click.Context,
@@ -306,6 +313,7 @@ def search(
     lookback: timedelta,
     index: str,
     es_url: str,
+    timeout: float | None,
 ) -> None:
     from elasticsearch import Elasticsearch  # noqa: PLC0415 - `kafka-logging --help` stays fast
 
@@ -322,6 +330,9 @@ def search(
         raise click.ClickException(str(exc)) from None
     if not (config_path and _not_on_command_line(ctx, "es_url")):
         settings = settings.model_copy(update={"hosts": [es_url]})
+    if timeout is not None:
+        settings = settings.model_copy(update={"request_timeout": timeout})
+    # One retry for a refused connection; a timeout is not retried (the client's default).
     kwargs = {"max_retries": 1, **settings.client_kwargs()}
     out = sys.stdout
     renderer = make_renderer(fmt, out, color=_use_color(color, out), verbose=verbose, live=follow)

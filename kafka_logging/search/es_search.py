@@ -112,15 +112,26 @@ class EsSearcher:
             )
         if not isinstance(exc, self._api_error):
             return SearchError(f"Elasticsearch at {self._url}: {exc}")
-        reason = _first_line(_deepest_reason(getattr(exc, "body", {}).get("error")) or "")
-        reason = reason or str(exc.message)
+        body = getattr(exc, "body", None)
+        error = body.get("error") if isinstance(body, dict) else None
+        reason = _first_line(_deepest_reason(error) or "")
+        if not reason and isinstance(body, str) and body.strip():
+            reason = _first_line(body)[:200]
+        reason = reason or _first_line(str(exc.message))
+        error_type = error.get("type") if isinstance(error, dict) else None
         if isinstance(exc, self._auth_errors):
             return SearchError(
                 f"Elasticsearch at {self._url} refused the request ({exc.meta.status}): {reason}"
                 " -- check username/password/api_key in the `elasticsearch:` config section"
             )
-        if isinstance(exc, self._not_found):
+        if isinstance(exc, self._not_found) and error_type == "index_not_found_exception":
             return self._no_index()
+        if error is None:
+            # Not an Elasticsearch error body: a proxy or another server on that address.
+            detail = f" ({reason})" if reason not in ("", "None") else ""
+            return SearchError(
+                f"{self._url} answered {exc.meta.status}{detail} -- is it Elasticsearch?"
+            )
         if isinstance(exc, self._bad_request):
             if filters.query:
                 return SearchError(

@@ -227,3 +227,20 @@ def test_config_file_elasticsearch_section(es_url: str, corpus: Corpus, tmp_path
         env={"ELASTICSEARCH_URL": "http://127.0.0.1:1"},
     )  # fmt: skip
     assert len(ndjson(result)) == 2
+
+
+def test_elasticsearch_that_never_answers_times_out_clearly() -> None:
+    """A port that accepts connections but never answers (a hung node): after --timeout,
+    exit 1 with one line naming the URL -- not a hang."""
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(16)  # the kernel completes handshakes; nobody ever reads or answers
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        result = subprocess.run(
+            [KAFKA_LOGGING, "search", "--elasticsearch", url, "--timeout", "1"],
+            capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, lines
+    assert lines[0].startswith(f"Error: cannot reach Elasticsearch at {url}: ")

@@ -237,3 +237,17 @@ def test_tail_config_file_kafka_section(kafka_bootstrap: str, topic: str, tmp_pa
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["message"] == "via config"
+
+
+def test_tail_kafka_that_never_answers_is_bounded() -> None:
+    """A port that accepts connections but never speaks Kafka: exit 1 after --timeout."""
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(16)
+        address = f"127.0.0.1:{silent.getsockname()[1]}"
+        result = subprocess.run(
+            [KAFKA_LOGGING, "tail", "--bootstrap-servers", address, "--timeout", "2"],
+            capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+    assert result.returncode == 1
+    assert result.stderr.startswith(f"Error: cannot reach Kafka at {address} within 2s")

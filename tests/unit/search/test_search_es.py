@@ -224,7 +224,9 @@ def test_unreachable_names_the_url() -> None:
 def test_not_found_is_no_index() -> None:
     """A 404 (a concrete index name that does not exist) is reported as no index."""
     client = FakeEs()
-    client.fail = NotFoundError("index_not_found_exception", meta(404), {"error": {}})
+    client.fail = NotFoundError(
+        "index_not_found_exception", meta(404), {"error": {"type": "index_not_found_exception"}}
+    )
     with pytest.raises(NoIndexError):
         list(EsSearcher(client, "logs-x").search(Filters(), 10))  # type: ignore[arg-type]
 
@@ -376,3 +378,15 @@ def test_follow_fetches_records_only_for_new_ids() -> None:
     polls = [s for s in client.searches if s["source"] is False]
     assert len(polls) == 2
     assert client.mgets == [[{"_index": "logs-1", "_id": "b"}]]
+
+
+@pytest.mark.parametrize("body", [None, "<html>Not Found</html>", ""])
+def test_non_elasticsearch_answer_is_named(body: Any) -> None:
+    """A 404 without an Elasticsearch error body (a proxy, another server) says so."""
+    client = FakeEs()
+    client.fail = NotFoundError("Not Found", meta(404), body)
+    searcher = EsSearcher(client, "logs-*", url="http://proxy:80")  # type: ignore[arg-type]
+    with pytest.raises(
+        SearchError, match=r"^http://proxy:80 answered 404( \(.+\))? -- is it Elasticsearch\?$"
+    ):
+        list(searcher.search(Filters(), 10))
