@@ -67,6 +67,14 @@ def stack() -> None:
 @click.option("--es-transport-port", default=9300, show_default=True)
 @click.option("--es-heap", default="1g", show_default=True, help="Elasticsearch heap (-Xms/-Xmx).")
 @click.option("--kafka-heap", default="512m", show_default=True, help="Kafka heap (-Xms/-Xmx).")
+@click.option(
+    "--kafka-nodes",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 9),
+    help="Kafka brokers (KRaft, each also a controller). 3 gives replication 3, "
+    "min.insync.replicas 2; node N listens on kafka-port + 2(N-1).",
+)
 def up(
     cache_dir: Path | None,
     data_dir: Path | None,
@@ -76,6 +84,7 @@ def up(
     es_transport_port: int,
     es_heap: str,
     kafka_heap: str,
+    kafka_nodes: int,
 ) -> None:
     """Fetch (first run only), start and wait until Kafka and Elasticsearch are healthy."""
     settings = _settings(
@@ -87,6 +96,7 @@ def up(
         es_transport_port=es_transport_port,
         es_heap=es_heap,
         kafka_heap=kafka_heap,
+        kafka_nodes=kafka_nodes,
     )
     start = time.monotonic()
     try:
@@ -128,17 +138,8 @@ def status(cache_dir: Path | None, data_dir: Path | None, as_json: bool) -> None
                 click.echo(f"{name}: not running")
                 continue
             click.echo(f"{name} {item['version']}: {item['health']}")
-            for key in (
-                "pids",
-                "port",
-                "data",
-                "log",
-                "java",
-                "bootstrap",
-                "url",
-                "user",
-                "cluster",
-            ):
+            keys = ("pids", "port", "node_id", "data", "log", "java", "bootstrap", "url", "user")
+            for key in (*keys, "cluster"):
                 if key in item:
                     click.echo(f"  {key:10} {item[key]}")
     healthy = all(i.get("health") == "healthy" for i in report["services"].values())

@@ -8,7 +8,7 @@ import json
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -17,16 +17,16 @@ from typing import Any
 from kafka_logging.stack import procs, services
 from kafka_logging.stack.errors import StackError
 from kafka_logging.stack.fetch import Progress
-from kafka_logging.stack.java import find_jdk
+from kafka_logging.stack.java import Jdk, find_jdk
 from kafka_logging.stack.settings import (
     ELASTICSEARCH_MIN_JAVA,
     ELASTICSEARCH_VERSION,
     KAFKA_MIN_JAVA,
     KAFKA_VERSION,
     StackSettings,
+    is_kafka,
+    node_number,
 )
-
-NAMES = ("kafka", "elasticsearch")
 
 
 @dataclass
@@ -80,24 +80,21 @@ def _save_state(settings: StackSettings, state: dict[str, Running]) -> None:
     os.replace(tmp, settings.state_file)
 
 
-def _health(name: str, settings: StackSettings) -> str | None:
-    if name == "kafka":
-        return services.kafka_health(settings.kafka_bootstrap)
-    return services.elasticsearch_health(settings.es_url)
-
-
-def _port(name: str, settings: StackSettings) -> int:
-    return settings.kafka_port if name == "kafka" else settings.es_port
+def _health(name: str, port: int) -> str | None:
+    """None when the service on `port` answers as healthy (a Kafka node: its own metadata)."""
+    if is_kafka(name):
+        return services.kafka_health(f"127.0.0.1:{port}")
+    return services.elasticsearch_health(f"http://127.0.0.1:{port}")
 
 
 def up(
-    settings: StackSettings, progress: Progress, only: Sequence[str] = NAMES
+    settings: StackSettings, progress: Progress, only: Sequence[str] | None = None
 ) -> dict[str, Running]:
-    """Start whatever of `only` is not running yet and wait until it is healthy."""
+    """Start whatever of `only` (default: all) is not running yet and wait until healthy."""
     with _locked(settings):
         state = load_state(settings)
         to_start = []
-        for name in only:
+        for name in settings.service_names() if only is None else only:
             entry = state.get(name)
             if entry is not None and entry.alive():
                 progress(f"{name} is already running (pid {entry.pid}, port {entry.port}).")
@@ -106,7 +103,7 @@ def up(
                 progress(f"{name}: removing stale pid record (pid {entry.pid} is not running).")
                 del state[name]
                 _save_state(settings, state)
-            port = _port(name, settings)
+            port = settings.port_of(name)
             if procs.port_open("127.0.0.1", port):
                 raise StackError(
                     f"port {port} for {name} is already in use by a process the stack did not "
@@ -121,18 +118,18 @@ def up(
 def _start(
     settings: StackSettings, names: list[str], state: dict[str, Running], progress: Progress
 ) -> None:
-    jdks = {
-        "kafka": lambda: find_jdk(KAFKA_MIN_JAVA, f"Kafka {KAFKA_VERSION}"),
-        "elasticsearch": lambda: find_jdk(
-            ELASTICSEARCH_MIN_JAVA, f"Elasticsearch {ELASTICSEARCH_VERSION}"
-        ),
-    }
-    preparers: dict[str, Callable[..., services.Launch]] = {
-        "kafka": services.prepare_kafka,
-        "elasticsearch": services.prepare_elasticsearch,
-    }
-    chosen = {name: jdks[name]() for name in names}  # fail on a missing JDK before downloading
-    launches = [preparers[name](settings, chosen[name], progress) for name in names]
+    def jdk(name: str) -> Jdk:
+        if is_kafka(name):
+            return find_jdk(KAFKA_MIN_JAVA, f"Kafka {KAFKA_VERSION}")
+        return find_jdk(ELASTICSEARCH_MIN_JAVA, f"Elasticsearch {ELASTICSEARCH_VERSION}")
+
+    chosen = {name: jdk(name) for name in names}  # fail on a missing JDK before downloading
+    launches = [
+        services.prepare_kafka(settings, chosen[name], progress, node_number(name))
+        if is_kafka(name)
+        else services.prepare_elasticsearch(settings, chosen[name], progress)
+        for name in names
+    ]
     for launch in launches:
         progress(
             f"Starting {launch.name} {launch.version} on port {launch.port} (log {launch.log})"
@@ -151,13 +148,14 @@ def _start(
             extra=launch.extra,
         )
         _save_state(settings, state)
-    timeouts = {"kafka": settings.kafka_start_timeout, "elasticsearch": settings.es_start_timeout}
+
+    def timeout(name: str) -> float:
+        return settings.kafka_start_timeout if is_kafka(name) else settings.es_start_timeout
+
     with ThreadPoolExecutor(len(launches)) as pool:
         results = list(
             pool.map(
-                lambda launch: _await_healthy(
-                    state[launch.name], settings, timeouts[launch.name], progress
-                ),
+                lambda launch: _await_healthy(state[launch.name], timeout(launch.name), progress),
                 launches,
             )
         )
@@ -166,9 +164,7 @@ def _start(
         raise StackError("\n\n".join(failures))
 
 
-def _await_healthy(
-    entry: Running, settings: StackSettings, timeout: float, progress: Progress
-) -> str | None:
+def _await_healthy(entry: Running, timeout: float, progress: Progress) -> str | None:
     """None once healthy; else an error message (the service has then been stopped)."""
     started = time.monotonic()
     stop = threading.Event()
@@ -180,7 +176,7 @@ def _await_healthy(
                 f"{entry.name} exited during start-up. Last lines of {entry.log}:\n"
                 + procs.tail(Path(entry.log))
             )
-        reason = _health(entry.name, settings)
+        reason = _health(entry.name, entry.port)
         if reason is None:
             progress(f"{entry.name} is healthy after {time.monotonic() - started:.1f}s.")
             return None
@@ -195,35 +191,43 @@ def _await_healthy(
     )
 
 
-def down(settings: StackSettings, progress: Progress, only: Sequence[str] = NAMES) -> None:
-    """Stop the services (SIGTERM, wait, then SIGKILL); leave no process behind."""
+def down(settings: StackSettings, progress: Progress, only: Sequence[str] | None = None) -> None:
+    """Stop the services (SIGTERM, wait, then SIGKILL); leave no process behind.
+
+    All Kafka nodes of a cluster get SIGTERM together: stopped one by one, the last ones lose
+    their controller quorum and hang in controlled shutdown until killed.
+    """
     with _locked(settings):
         state = load_state(settings)
         if not state:
             progress(f"The stack is not running (no state in {settings.data_dir}).")
-        for name in reversed(NAMES):
-            entry = state.get(name)
-            if name not in only:
-                continue
-            if entry is None:
-                continue
-            if entry.alive():
-                progress(f"Stopping {name} (pid {entry.pid})...")
-                killed = procs.stop_group(entry.pid)
-                progress(f"  {name} {'killed after the grace period' if killed else 'stopped'}.")
-            else:
-                progress(f"{name} was not running.")
-            del state[name]
+        chosen = [n for n in reversed(list(state)) if only is None or n in only]
+        waves = [[n for n in chosen if not is_kafka(n)], [n for n in chosen if is_kafka(n)]]
+        for wave in (w for w in waves if w):
+            with ThreadPoolExecutor(len(wave)) as pool:
+                list(pool.map(lambda name: _stop(state[name], progress), wave))
+            for name in wave:
+                del state[name]
             _save_state(settings, state)
         if not state:
             settings.state_file.unlink(missing_ok=True)
+
+
+def _stop(entry: Running, progress: Progress) -> None:
+    if not entry.alive():
+        progress(f"{entry.name} was not running.")
+        return
+    progress(f"Stopping {entry.name} (pid {entry.pid})...")
+    killed = procs.stop_group(entry.pid)
+    progress(f"  {entry.name} {'killed after the grace period' if killed else 'stopped'}.")
 
 
 def status(settings: StackSettings) -> dict[str, Any]:
     """What runs, where, and whether it is healthy."""
     state = load_state(settings)
     report: dict[str, Any] = {"data_dir": str(settings.data_dir), "services": {}}
-    for name in NAMES:
+    names = list(state) or settings.service_names()
+    for name in names:
         entry = state.get(name)
         if entry is None:
             report["services"][name] = {"running": False}
@@ -240,20 +244,11 @@ def status(settings: StackSettings) -> dict[str, Any]:
             **entry.extra,
         }
         if alive:
-            settings_for = StackSettings(
-                settings.cache_dir,
-                settings.data_dir,
-                kafka_port=state["kafka"].port if "kafka" in state else settings.kafka_port,
-                es_port=state["elasticsearch"].port
-                if "elasticsearch" in state
-                else settings.es_port,
-            )
-            problem = _health(name, settings_for)
+            problem = _health(name, entry.port)
             item["health"] = "healthy" if problem is None else f"unhealthy: {problem}"
             if name == "elasticsearch" and problem is None:
-                item["cluster"] = services.es_get(settings_for.es_url, "/_cluster/health").get(
-                    "status"
-                )
+                url = f"http://127.0.0.1:{entry.port}"
+                item["cluster"] = services.es_get(url, "/_cluster/health").get("status")
         else:
             item["health"] = "not running (stale record)"
         report["services"][name] = item

@@ -58,23 +58,51 @@ def _cluster_id() -> str:
             return cid
 
 
-def prepare_kafka(settings: StackSettings, jdk: Jdk, progress: fetch.Progress) -> Launch:
+def _cluster(settings: StackSettings) -> str:
+    """The cluster id all nodes of this data directory share; a node count that changed
+    against formatted storage is refused (the KRaft voter set is fixed at format time)."""
+    path = settings.data_dir / "kafka-cluster.json"
+    if path.is_file():
+        known = json.loads(path.read_text())
+        if known["nodes"] != settings.kafka_nodes:
+            raise StackError(
+                f"the Kafka data in {settings.data_dir} was formatted for {known['nodes']} "
+                f"node(s), not {settings.kafka_nodes}. Use another --data-dir, or `stack down` "
+                f"and remove {settings.data_dir} to start afresh."
+            )
+        cluster_id: str = known["cluster_id"]
+        return cluster_id
+    cluster_id = _cluster_id()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"cluster_id": cluster_id, "nodes": settings.kafka_nodes}))
+    return cluster_id
+
+
+def prepare_kafka(
+    settings: StackSettings, jdk: Jdk, progress: fetch.Progress, node: int = 1
+) -> Launch:
     lib = fetch.ensure_kafka(settings.cache_dir, KAFKA_VERSION, progress)
-    home = settings.kafka_dir
+    cluster_id = _cluster(settings)
+    nodes = range(1, settings.kafka_nodes + 1)
+    home = settings.kafka_node_dir(node)
     data = home / "data"
     data.mkdir(parents=True, exist_ok=True)
     props = home / "server.properties"
     _render(
         "server.properties",
         props,
-        port=settings.kafka_port,
-        controller_port=settings.kafka_controller_port,
+        node_id=node,
+        voters=",".join(f"{n}@127.0.0.1:{settings.kafka_node_controller_port(n)}" for n in nodes),
+        port=settings.kafka_node_port(node),
+        controller_port=settings.kafka_node_controller_port(node),
         log_dirs=data,
+        replication=min(3, settings.kafka_nodes),
+        min_isr=2 if settings.kafka_nodes >= 3 else 1,
     )
     shutil.copy(fetch.stack_file("log4j2.properties"), home / "log4j2.properties")
     classpath = f"{lib}/*"
     if not (data / "meta.properties").is_file():
-        progress("Formatting Kafka storage (KRaft)...")
+        progress(f"Formatting Kafka storage of node {node} (KRaft)...")
         proc = subprocess.run(
             [
                 str(jdk.java),
@@ -85,7 +113,7 @@ def prepare_kafka(settings: StackSettings, jdk: Jdk, progress: fetch.Progress) -
                 "format",
                 "--ignore-formatted",
                 "-t",
-                _cluster_id(),
+                cluster_id,
                 "-c",
                 str(props),
             ],
@@ -110,17 +138,17 @@ def prepare_kafka(settings: StackSettings, jdk: Jdk, progress: fetch.Progress) -
         str(props),
     ]
     return Launch(
-        name="kafka",
+        name="kafka" if node == 1 else f"kafka-{node}",
         argv=argv,
         env=dict(os.environ),
         cwd=home,
         log=home / "kafka.log",
         marker=str(props),
-        port=settings.kafka_port,
+        port=settings.kafka_node_port(node),
         version=KAFKA_VERSION,
         data=data,
         java=f"{jdk.version} ({jdk.home})",
-        extra={"bootstrap": settings.kafka_bootstrap},
+        extra={"bootstrap": settings.kafka_bootstrap, "node_id": str(node)},
     )
 
 

@@ -47,6 +47,28 @@ class StackSettings:
     es_heap: str = "1g"
     kafka_start_timeout: float = 90.0
     es_start_timeout: float = 180.0
+    kafka_nodes: int = 1
+
+    def kafka_node_names(self) -> list[str]:
+        """'kafka' is node 1; a cluster adds 'kafka-2', 'kafka-3', ..."""
+        return ["kafka"] + [f"kafka-{n}" for n in range(2, self.kafka_nodes + 1)]
+
+    def port_of(self, name: str) -> int:
+        if name == "elasticsearch":
+            return self.es_port
+        return self.kafka_node_port(node_number(name))
+
+    def service_names(self) -> list[str]:
+        return [*self.kafka_node_names(), "elasticsearch"]
+
+    def kafka_node_port(self, node: int) -> int:
+        return self.kafka_port + 2 * (node - 1)
+
+    def kafka_node_controller_port(self, node: int) -> int:
+        return self.kafka_controller_port + 2 * (node - 1)
+
+    def kafka_node_dir(self, node: int) -> Path:
+        return self.kafka_dir if node == 1 else self.data_dir / f"kafka-{node}"
 
     @property
     def state_file(self) -> Path:
@@ -62,8 +84,18 @@ class StackSettings:
 
     @property
     def kafka_bootstrap(self) -> str:
-        return f"127.0.0.1:{self.kafka_port}"
+        nodes = range(1, self.kafka_nodes + 1)
+        return ",".join(f"127.0.0.1:{self.kafka_node_port(n)}" for n in nodes)
 
     @property
     def es_url(self) -> str:
         return f"http://127.0.0.1:{self.es_port}"
+
+
+def node_number(name: str) -> int:
+    """'kafka' -> 1, 'kafka-3' -> 3."""
+    return 1 if name == "kafka" else int(name.rsplit("-", 1)[1])
+
+
+def is_kafka(name: str) -> bool:
+    return name == "kafka" or name.startswith("kafka-")
