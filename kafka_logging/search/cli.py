@@ -72,6 +72,12 @@ class DurationType(click.ParamType):  # type: ignore[type-arg]
         return duration
 
 
+def _not_empty(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    if not value.strip():
+        raise click.BadParameter("must not be empty")
+    return value
+
+
 def _load_config(path: str | None) -> ConnectionConfig:
     if path is None:
         return ConnectionConfig()
@@ -276,6 +282,7 @@ Exit status: 0 (also when nothing matches), 1 on an error, 2 on a usage mistake,
     "--index",
     default="application-logs-*",
     show_default=True,
+    callback=_not_empty,
     help="Index name or pattern to search.",
 )
 @click.option(
@@ -284,6 +291,7 @@ Exit status: 0 (also when nothing matches), 1 on an error, 2 on a usage mistake,
     envvar="ELASTICSEARCH_URL",
     default=DEFAULT_ES_URL,
     show_default=True,
+    callback=_not_empty,
     help="Elasticsearch URL (env ELASTICSEARCH_URL; a --config file's hosts win over the env).",
 )
 @click.option(
@@ -379,7 +387,13 @@ error (Kafka unreachable after --timeout, unknown topic), 2 on a usage mistake, 
 @click.command(help=TAIL_HELP)
 @click.argument("query", nargs=-1)
 @_common_filter_options
-@click.option("--topic", default="application-logs", show_default=True, help="The topic to read.")
+@click.option(
+    "--topic",
+    default="application-logs",
+    show_default=True,
+    callback=_not_empty,
+    help="The topic to read.",
+)
 @click.option("--from-beginning", is_flag=True, help="Start at the oldest retained record.")
 @click.option(
     "-n",
@@ -400,6 +414,7 @@ error (Kafka unreachable after --timeout, unknown topic), 2 on a usage mistake, 
     envvar="KAFKA_BOOTSTRAP_SERVERS",
     default=DEFAULT_BOOTSTRAP,
     show_default=True,
+    callback=_not_empty,
     help="Kafka bootstrap servers (env KAFKA_BOOTSTRAP_SERVERS; "
     "a --config file's value wins over the env).",
 )

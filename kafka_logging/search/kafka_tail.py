@@ -54,7 +54,7 @@ class KafkaTail:
         consumer_factory: Callable[[dict[str, Any]], Any] | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        from confluent_kafka import Consumer  # noqa: PLC0415 - only tail pays for the client
+        from confluent_kafka import Consumer, KafkaException  # noqa: PLC0415 - only tail pays
 
         self._topic = topic
         self._from_beginning = from_beginning
@@ -63,7 +63,10 @@ class KafkaTail:
         self._bootstrap = str(config.get("bootstrap.servers", "?"))
         full = consumer_config(config)
         full["error_cb"] = self._on_error
-        self._consumer = (consumer_factory or Consumer)(full)
+        try:
+            self._consumer = (consumer_factory or Consumer)(full)
+        except KafkaException as exc:
+            raise TailError(f"invalid Kafka client settings: {_describe(exc)}") from None
         self._clock = clock
         self._last_error: str | None = None  # the newest broker error not reported yet
         self._warned_at: float | None = None
@@ -83,7 +86,7 @@ class KafkaTail:
         self._last_error = None
 
     def _unreachable(self, exc: Any) -> TailError:
-        detail = exc.args[0].str() if exc.args and hasattr(exc.args[0], "str") else str(exc)
+        detail = _describe(exc)
         if self._last_error:
             detail = f"{detail}; {self._last_error}"
         return TailError(
@@ -166,3 +169,9 @@ def _header_list(headers: Any) -> list[tuple[str, bytes | str | None]] | None:
     if isinstance(headers, dict):
         return list(headers.items())
     return list(headers)
+
+
+def _describe(exc: Exception) -> str:
+    """The text of a KafkaException (its KafkaError's str()), or of any exception."""
+    first: Any = exc.args[0] if exc.args else None
+    return str(first.str()) if hasattr(first, "str") else str(exc)

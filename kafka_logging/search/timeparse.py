@@ -40,9 +40,12 @@ def parse_time(text: str, now: datetime) -> datetime:
     stripped = text.strip()
     if stripped.lower() == "now":
         return now
-    duration = parse_duration(stripped)
-    if duration is not None:
-        return now - duration
+    try:
+        duration = parse_duration(stripped)
+        if duration is not None:
+            return now - duration
+    except OverflowError:
+        raise ValueError(f"{text!r} is too far back") from None
     try:
         parsed = datetime.fromisoformat(stripped)
     except ValueError:

@@ -190,3 +190,32 @@ def test_no_match_says_so_on_stderr(monkeypatch: pytest.MonkeyPatch) -> None:
     assert result.exit_code == 0
     assert result.stdout == ""
     assert "no records match in application-logs-* since" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["search", "--index", " "], "Invalid value for '--index': must not be empty"),
+        (["search", "--elasticsearch", ""], "Invalid value for '--elasticsearch': must not be"),
+        (["tail", "--topic", ""], "Invalid value for '--topic': must not be empty"),
+        (["tail", "--bootstrap-servers", ""], "'--bootstrap-servers': must not be empty"),
+        (["search", "--since", "99999999d"], "'99999999d' is too far back"),
+        (["search", "--lookback", "soon"], "'soon' is not a duration"),
+    ],
+)
+def test_empty_or_impossible_values_are_usage_errors(args: list[str], message: str) -> None:
+    """Empty names and impossible times are usage errors (exit 2), never tracebacks."""
+    result = run(*args)
+    assert result.exit_code == 2
+    assert message in result.output
+
+
+def test_invalid_librdkafka_setting_is_one_line(tmp_path: Path) -> None:
+    """A librdkafka passthrough key librdkafka does not know: one line naming it, exit 1."""
+    config = tmp_path / "k.yaml"
+    config.write_text("kafka:\n  librdkafka:\n    no.such.setting: 1\n")
+    result = run("tail", "--config", str(config))
+    assert result.exit_code == 1
+    assert result.output.strip() == (
+        'Error: invalid Kafka client settings: No such configuration property: "no.such.setting"'
+    )

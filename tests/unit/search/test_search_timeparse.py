@@ -70,3 +70,9 @@ def test_to_iso_is_the_timestamp_form() -> None:
     """Any aware time prints as UTC with microseconds and Z, like @timestamp."""
     moment = datetime(2026, 11, 22, 6, 0, 0, 5, tzinfo=timezone(timedelta(hours=2)))
     assert to_iso(moment) == "2026-11-22T04:00:00.000005Z"
+
+
+def test_duration_beyond_the_calendar_is_a_value_error() -> None:
+    """A duration reaching before year 1 is a ValueError, not an OverflowError."""
+    with pytest.raises(ValueError, match="too far back"):
+        parse_time("99999999d", NOW)
