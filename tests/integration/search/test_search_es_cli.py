@@ -244,3 +244,33 @@ def test_elasticsearch_that_never_answers_times_out_clearly() -> None:
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, lines
     assert lines[0].startswith(f"Error: cannot reach Elasticsearch at {url}: ")
+
+
+def test_terminal_output_is_coloured(es_url: str, corpus: Corpus) -> None:
+    """On a terminal (a pty) the installed command colours its text by default."""
+    import os
+    import pty
+
+    primary, secondary = pty.openpty()
+    try:
+        process = subprocess.Popen(
+            [KAFKA_LOGGING, "search", "--elasticsearch", es_url, "--index", corpus.pattern,
+             "-n", "2"],
+            stdout=secondary, stderr=subprocess.PIPE, env={**os.environ, "NO_COLOR": ""},
+        )  # fmt: skip
+        os.close(secondary)
+        chunks = []
+        while True:
+            try:
+                chunk = os.read(primary, 65536)
+            except OSError:  # EIO: the process closed the terminal
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+        assert process.wait(timeout=60) == 0
+    finally:
+        os.close(primary)
+    output = b"".join(chunks).decode()
+    assert "\x1b[" in output
+    assert "out of memory" in output

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import subprocess
 import sys
@@ -219,3 +220,22 @@ def test_invalid_librdkafka_setting_is_one_line(tmp_path: Path) -> None:
     assert result.output.strip() == (
         'Error: invalid Kafka client settings: No such configuration property: "no.such.setting"'
     )
+
+
+class Tty(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_colour_auto_on_a_terminal_unless_no_color(monkeypatch: pytest.MonkeyPatch) -> None:
+    """auto: colour on a terminal, plain on a pipe, plain when NO_COLOR is set; always/never
+    override."""
+    from kafka_logging.search.cli import _use_color
+
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    assert _use_color("auto", Tty())
+    assert not _use_color("auto", io.StringIO())
+    assert _use_color("always", io.StringIO())
+    assert not _use_color("never", Tty())
+    monkeypatch.setenv("NO_COLOR", "1")
+    assert not _use_color("auto", Tty())
