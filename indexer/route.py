@@ -19,7 +19,8 @@ from indexer.tracker import TopicPartition
 from kafka_logging import record as wire
 
 _MAX_CACHE = 4096
-_OVERHEAD = 300  # bytes per Doc beyond its payloads: object, action line, tuples
+_JSON = wire.Encoding.JSON.value
+_OVERHEAD = 600  # bytes per Doc beyond its payloads: object, action line, headers, tuples
 
 
 class Router:
@@ -73,17 +74,19 @@ class Router:
         kafka_ms: int,
     ) -> Doc:
         """The bulk document for one message. Raises RecordDecodeError."""
-        record = wire.decode(value, headers)
-        index, event_time = self.route(record.get("@timestamp"), kafka_ms)
-        doc_id = wire.event_id(record)
-        if not isinstance(doc_id, str) or not doc_id or len(doc_id.encode()) > 512:
-            doc_id = f"{tp[0]}-{tp[1]}-{offset}"
-        encoding = wire.header(headers, wire.HEADER_ENCODING)
-        if value is not None and encoding in (None, wire.Encoding.JSON.value):
+        encoding = wire.header(headers, wire.HEADER_ENCODING) if headers else None
+        if value is not None and encoding in (None, _JSON):
+            record = wire.decode_json(value)
             # Raw newlines in valid JSON are whitespace: fold them so NDJSON stays one line.
             source = value.replace(b"\n", b" ") if b"\n" in value else value
         else:
+            record = wire.decode(value, headers)
             source = wire.encode_json(record)
+        index, event_time = self.route(record.get("@timestamp"), kafka_ms)
+        event = record.get("event")
+        doc_id = event.get("id") if type(event) is dict else None
+        if type(doc_id) is not str or not doc_id or len(doc_id) > 512:
+            doc_id = f"{tp[0]}-{tp[1]}-{offset}"
         size = len(source) if source is value else len(source) + len(value or b"")
         return Doc(
             tp=tp,

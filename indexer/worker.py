@@ -271,7 +271,7 @@ class Indexer:
                 tp, offset, gen, message.key(), value, headers, message.timestamp()[1]
             )
         except RecordDecodeError as exc:
-            size = len(value or b"") + 300
+            size = len(value or b"") + 600
             self._buffered += size
             self._dlq.send(
                 tp,
@@ -352,27 +352,31 @@ class Indexer:
         self._note_availability(result.unavailable)
         resolve = self._tracker.resolve
         gens = self._gen
-        observe = metrics.end_to_end.observe
         now_wall = self._wall()
-        indexed = duplicates = 0
+        latencies: list[float] = []
+        indexed = duplicates = released = 0
         retry: list[Doc] = []
         for doc, outcome, reason in result.outcomes:
             if gens.get(doc.tp) != doc.generation:
-                self._buffered -= doc.size  # its partition was revoked meanwhile
-            elif outcome is Outcome.OK or outcome is Outcome.DUPLICATE:
+                released += doc.size  # its partition was revoked meanwhile
+            elif outcome is Outcome.OK:
                 resolve(doc.tp, doc.offset)
-                self._buffered -= doc.size
-                if outcome is Outcome.OK:
-                    indexed += 1
-                    if doc.event_time is not None:
-                        observe(max(now_wall - doc.event_time, 0.0))
-                else:
-                    duplicates += 1
+                released += doc.size
+                indexed += 1
+                if doc.event_time is not None:
+                    latencies.append(now_wall - doc.event_time)
+            elif outcome is Outcome.DUPLICATE:
+                resolve(doc.tp, doc.offset)
+                released += doc.size
+                duplicates += 1
             elif outcome is Outcome.RETRY:
                 doc.attempts += 1
                 retry.append(doc)
             else:
                 self._dead_letter(doc, reason or "rejected by Elasticsearch")
+        self._buffered -= released
+        if latencies:
+            metrics.end_to_end.observe_many(latencies)
         if indexed or duplicates:
             self._last_progress = self._clock()
             metrics.indexed.inc(indexed)
