@@ -9,7 +9,7 @@ tail: N records in a fresh topic on the local Kafka, read from the beginning:
   - anchor: `kcat -C -o beginning -e -q` (raw librdkafka, no decoding at all);
   - ours: `kafka-logging tail --from-beginning --limit N --format ndjson` and text.
 
-    .venv/bin/python bench/search/bench_search.py [--records 50000] [--rounds 3]
+    .venv/bin/python bench/search/bench_search.py [--records 50000] [--rounds 3] [--only tail]
 
 Reports the best of --rounds for each contender (records/s) and ours / anchor ratios.
 """
@@ -188,9 +188,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--records", type=int, default=50_000)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--only", choices=["search", "tail"], default=None)
     args = parser.parse_args()
-    bench_search(args.records, args.rounds)
-    bench_tail(args.records, args.rounds)
+    if args.only in (None, "search"):
+        bench_search(args.records, args.rounds)
+    if args.only in (None, "tail"):
+        bench_tail(args.records, args.rounds)
 
 
 if __name__ == "__main__":

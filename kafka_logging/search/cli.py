@@ -12,7 +12,7 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
 from types import FrameType
 from typing import Any, TextIO
@@ -118,14 +118,22 @@ def _sigterm_as_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
-def _print_all(ctx: click.Context, records: Iterable[Mapping[str, Any]], renderer: Renderer) -> int:
-    """Print until exhausted; the number printed. Exits 130 on Ctrl-C, 1 on a FatalError."""
+Batch = Iterable[Mapping[str, Any]]
+
+
+def _print_all(ctx: click.Context, batches: Iterable[Batch], renderer: Renderer) -> int:
+    """Print until exhausted, flushing after each batch; the number printed.
+
+    Exits 130 on Ctrl-C / SIGTERM, 0 when the reader of a pipe goes away, 1 on a FatalError.
+    """
     count = 0
     try:
         with _sigterm_as_interrupt():
-            for record in records:
-                renderer.write(record)
-                count += 1
+            for batch in batches:
+                for record in batch:
+                    renderer.write(record)
+                    count += 1
+                renderer.flush()
     except KeyboardInterrupt:
         with contextlib.suppress(BrokenPipeError):
             renderer.close()
@@ -343,7 +351,7 @@ def search(
     # One retry for a refused connection; a timeout is not retried (the client's default).
     kwargs = {"max_retries": 1, **settings.client_kwargs()}
     out = sys.stdout
-    renderer = make_renderer(fmt, out, color=_use_color(color, out), verbose=verbose, live=follow)
+    renderer = make_renderer(fmt, out, color=_use_color(color, out), verbose=verbose)
     try:
         client = Elasticsearch(**kwargs)
     except (ValueError, TypeError) as exc:
@@ -351,7 +359,7 @@ def search(
     with client:
         searcher = EsSearcher(client, index, url=", ".join(settings.hosts))
         if follow:
-            records: Iterable[Mapping[str, Any]] = searcher.follow(
+            batches: Iterable[Batch] = searcher.follow(
                 filters,
                 backlog=limit,
                 stop=threading.Event(),
@@ -360,8 +368,8 @@ def search(
                 notice=_warn,
             )
         else:
-            records = searcher.search(filters, limit, newest_first=not reverse)
-        count = _print_all(ctx, records, renderer)
+            batches = [searcher.search(filters, limit, newest_first=not reverse)]
+        count = _print_all(ctx, batches, renderer)
     if count == 0 and not follow:
         window = f"since {timeparse.to_iso(since)}" if since else "at any time"
         _warn(f"no records match in {index} {window}")
@@ -449,7 +457,7 @@ def tail(
     if not (config_path and _not_on_command_line(ctx, "bootstrap_servers")):
         settings = settings.model_copy(update={"bootstrap_servers": bootstrap_servers})
     out = sys.stdout
-    renderer = make_renderer(fmt, out, color=_use_color(color, out), verbose=verbose, live=True)
+    renderer = make_renderer(fmt, out, color=_use_color(color, out), verbose=verbose)
     try:
         source = KafkaTail(
             settings.client_config(),
@@ -474,22 +482,21 @@ def tail(
             f"{'s' if partitions != 1 else ''}) from {where}; Ctrl-C to stop"
         )
         stop = threading.Event()
-        _print_all(ctx, _take(_filtered(source.records(stop), matches), limit), renderer)
+        _print_all(ctx, _take(source.batches(stop, matches=matches), limit), renderer)
     finally:
         source.close()
 
 
-def _filtered(records: Iterable[Mapping[str, Any]], matches: Any) -> Iterator[Mapping[str, Any]]:
-    return (record for record in records if matches(record))
-
-
-def _take(records: Iterator[Mapping[str, Any]], limit: int | None) -> Iterator[Mapping[str, Any]]:
+def _take(batches: Iterable[Sequence[Mapping[str, Any]]], limit: int | None) -> Iterator[Batch]:
+    """The batches, cut so that at most `limit` records pass in total (None: no limit)."""
     if limit is None:
-        yield from records
+        yield from batches
         return
-    for count, record in enumerate(records, start=1):
-        yield record
-        if count >= limit:
+    left = limit
+    for batch in batches:
+        yield batch[:left]
+        left -= min(left, len(batch))
+        if left == 0:
             return
 
 

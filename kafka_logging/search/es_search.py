@@ -243,8 +243,9 @@ class EsSearcher:
         lookback: timedelta = timedelta(seconds=30),
         clock: Callable[[], datetime] = utc_now,
         notice: Callable[[str], None] = lambda _: None,
-    ) -> Iterator[dict[str, Any]]:
-        """The newest `backlog` matches oldest first, then each new match once, until `stop`.
+    ) -> Iterator[list[dict[str, Any]]]:
+        """The newest `backlog` matches oldest first, then each new match once, until `stop`;
+        in batches (the backlog, then one per poll that found something).
 
         Every `interval` seconds it asks for matches stamped at or after now - `lookback`
         and prints those it has not printed yet (by index and _id), so records with equal
@@ -260,9 +261,10 @@ class EsSearcher:
             problem = exc
             notice(f"{exc}; waiting")
             initial = []
-        for hit in reversed(initial):
+        for hit in initial:
             seen[(hit.index, hit.id)] = hit.millis
-            yield hit.source
+        if initial:
+            yield [hit.source for hit in reversed(initial)]
         while not stop.wait(interval):
             window = clock() - lookback
             if filters.since is not None and filters.since > window:
@@ -283,7 +285,8 @@ class EsSearcher:
                 problem = None
             for hit in fresh:
                 seen[(hit.index, hit.id)] = hit.millis
-                yield hit.source
+            if fresh:
+                yield [hit.source for hit in fresh]
             _forget_before(seen, int(window.timestamp() * 1000))
 
     def _unseen(

@@ -21,6 +21,10 @@ DEFAULT_TOPIC = "application-logs"
 WARN_EVERY = 30.0  # seconds between two warnings about an unreachable broker
 
 
+def _any(record: Record) -> bool:
+    return True
+
+
 class TailError(FatalError):
     """Tailing cannot start or go on; the message says why in one line."""
 
@@ -135,27 +139,37 @@ class KafkaTail:
         self._last_error = None
         return len(partitions)
 
-    def records(self, stop: threading.Event, batch: int = 500) -> Iterator[Record]:
-        """Decoded records as they arrive, until `stop` is set (checked at least twice a second)."""
+    def batches(
+        self, stop: threading.Event, size: int = 500, matches: Callable[[Record], bool] = _any
+    ) -> Iterator[list[Record]]:
+        """Lists of decoded records that satisfy `matches`, one per fetch, as they arrive,
+        until `stop` is set (checked at least twice a second). Empty fetches yield nothing."""
         while not stop.is_set():
-            messages = self._consumer.consume(batch, timeout=0.5)
+            messages = self._consumer.consume(size, timeout=0.5)
             self._report_broker_errors()
+            batch = []
             for message in messages:
-                error = message.error()
-                if error is not None:
-                    if error.fatal():
-                        raise TailError(f"Kafka at {self._bootstrap}: {error.str()}")
-                    self._warn(f"Kafka at {self._bootstrap}: {error.str()}")
-                    continue
-                try:
-                    record = decode(message.value(), _header_list(message.headers()))
-                except RecordDecodeError as exc:
-                    self._warn(
-                        f"skipped undecodable message at {message.topic()}"
-                        f"[{message.partition()}]@{message.offset()}: {exc}"
-                    )
-                    continue
-                yield record
+                record = self._decode(message)
+                if record is not None and matches(record):
+                    batch.append(record)
+            if batch:
+                yield batch
+
+    def _decode(self, message: Any) -> Record | None:
+        error = message.error()
+        if error is not None:
+            if error.fatal():
+                raise TailError(f"Kafka at {self._bootstrap}: {error.str()}")
+            self._warn(f"Kafka at {self._bootstrap}: {error.str()}")
+            return None
+        try:
+            return decode(message.value(), _header_list(message.headers()))
+        except RecordDecodeError as exc:
+            self._warn(
+                f"skipped undecodable message at {message.topic()}"
+                f"[{message.partition()}]@{message.offset()}: {exc}"
+            )
+            return None
 
     def close(self) -> None:
         """Leave without committing anything."""

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from typing import Any, Literal, Protocol, TextIO
+from typing import Any, BinaryIO, Literal, Protocol, TextIO
 
 import click
 import orjson
@@ -65,6 +65,9 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 class Renderer(Protocol):
     def write(self, record: Mapping[str, Any]) -> None: ...
 
+    def flush(self) -> None:
+        """Push what was written to the reader (after each batch of a live stream)."""
+
     def close(self) -> None: ...
 
 
@@ -100,10 +103,9 @@ def _scalar(value: Any) -> str:
 class TextRenderer:
     """Readable lines; coloured when `color` is true."""
 
-    def __init__(self, out: TextIO, *, color: bool, verbose: bool, live: bool) -> None:
+    def __init__(self, out: TextIO, *, color: bool, verbose: bool) -> None:
         self._out = out
         self._verbose = verbose
-        self._live = live
         self._style: Callable[..., str] = click.style if color else _plain
 
     def write(self, record: Mapping[str, Any]) -> None:
@@ -134,8 +136,9 @@ class TextRenderer:
             if keys:
                 lines[0] += " " + style(keys, dim=True)
         self._out.write("\n".join(lines) + "\n")
-        if self._live:
-            self._out.flush()
+
+    def flush(self) -> None:
+        self._out.flush()
 
     @staticmethod
     def _error_summary(flat: Mapping[str, Any]) -> str:
@@ -180,25 +183,33 @@ def _indent(text: str, width: int = 4) -> str:
 
 
 class NdjsonRenderer:
-    def __init__(self, out: TextIO, *, live: bool) -> None:
+    """Compact lines; bytes go straight to the binary buffer when the stream has one."""
+
+    def __init__(self, out: TextIO) -> None:
         self._out = out
-        self._live = live
+        self._binary: BinaryIO | None = getattr(out, "buffer", None)
 
     def write(self, record: Mapping[str, Any]) -> None:
-        self._out.write(orjson.dumps(record, default=str).decode() + "\n")
-        if self._live:
-            self._out.flush()
+        line = orjson.dumps(record, default=str, option=orjson.OPT_APPEND_NEWLINE)
+        if self._binary is not None:
+            self._binary.write(line)
+        else:
+            self._out.write(line.decode())
+
+    def flush(self) -> None:
+        self._out.flush()
+        if self._binary is not None:
+            self._binary.flush()
 
     def close(self) -> None:
-        self._out.flush()
+        self.flush()
 
 
 class JsonRenderer:
     """A JSON array written element by element, so memory stays flat for any --limit."""
 
-    def __init__(self, out: TextIO, *, live: bool) -> None:
+    def __init__(self, out: TextIO) -> None:
         self._out = out
-        self._live = live
         self._count = 0
         self._closed = False
 
@@ -206,8 +217,9 @@ class JsonRenderer:
         body = orjson.dumps(record, default=str, option=orjson.OPT_INDENT_2).decode()
         self._out.write(("[\n  " if self._count == 0 else ",\n  ") + _indent(body, 2))
         self._count += 1
-        if self._live:
-            self._out.flush()
+
+    def flush(self) -> None:
+        self._out.flush()
 
     def close(self) -> None:
         if self._closed:
@@ -217,14 +229,12 @@ class JsonRenderer:
         self._out.flush()
 
 
-def make_renderer(
-    fmt: str, out: TextIO, *, color: bool = False, verbose: bool = False, live: bool = False
-) -> Renderer:
-    """The renderer for `fmt`; `live` flushes after every record (tail, --follow)."""
+def make_renderer(fmt: str, out: TextIO, *, color: bool = False, verbose: bool = False) -> Renderer:
+    """The renderer for `fmt`. Callers flush() after each batch of a live stream."""
     if fmt == "text":
-        return TextRenderer(out, color=color, verbose=verbose, live=live)
+        return TextRenderer(out, color=color, verbose=verbose)
     if fmt == "ndjson":
-        return NdjsonRenderer(out, live=live)
+        return NdjsonRenderer(out)
     if fmt == "json":
-        return JsonRenderer(out, live=live)
+        return JsonRenderer(out)
     raise ValueError(f"unknown format {fmt!r}: use one of {', '.join(FORMATS)}")

@@ -239,3 +239,13 @@ def test_colour_auto_on_a_terminal_unless_no_color(monkeypatch: pytest.MonkeyPat
     assert not _use_color("never", Tty())
     monkeypatch.setenv("NO_COLOR", "1")
     assert not _use_color("auto", Tty())
+
+
+def test_take_cuts_batches_at_the_limit() -> None:
+    """tail --limit: batches pass whole until the limit, the last one is cut, then it stops."""
+    from kafka_logging.search.cli import _take
+
+    batches = iter([[{"n": 1}, {"n": 2}], [{"n": 3}, {"n": 4}], [{"n": 5}]])
+    assert [list(b) for b in _take(batches, 3)] == [[{"n": 1}, {"n": 2}], [{"n": 3}]]
+    assert next(batches) == [{"n": 5}]  # not consumed past the limit
+    assert [list(b) for b in _take(iter([[{"n": 1}]]), None)] == [[{"n": 1}]]

@@ -117,6 +117,14 @@ def ids(records: Iterator[dict[str, Any]]) -> list[str]:
     return [r["id"] for r in records]
 
 
+def batch_ids(batches: Iterator[list[dict[str, Any]]]) -> list[list[str]]:
+    return [[r["id"] for r in batch] for batch in batches]
+
+
+def flat_ids(batches: Iterator[list[dict[str, Any]]]) -> list[str]:
+    return [r["id"] for batch in batches for r in batch]
+
+
 def test_newest_first_by_default() -> None:
     """Without --reverse the newest record comes first."""
     searcher = EsSearcher(FakeEs(docs(3)), "logs-*")  # type: ignore[arg-type]
@@ -273,8 +281,10 @@ def test_follow_prints_backlog_oldest_first_then_new_records_once() -> None:
         ]
     )
     searcher = EsSearcher(client, "logs-*")  # type: ignore[arg-type]
-    got = ids(searcher.follow(Filters(), backlog=2, stop=stop, interval=0.5, clock=lambda: now))
-    assert got == ["d1", "d2", "new1", "new2"]
+    got = batch_ids(
+        searcher.follow(Filters(), backlog=2, stop=stop, interval=0.5, clock=lambda: now)
+    )
+    assert got == [["d1", "d2"], ["new1"], ["new2"]]
     assert stop.waits == [0.5, 0.5, 0.5, 0.5]
 
 
@@ -284,7 +294,7 @@ def test_follow_shows_late_arrivals_inside_lookback() -> None:
     client = FakeEs([("logs-1", "a", now)])
     stop = StepStop([lambda: client.add("logs-1", "late", now - timedelta(seconds=5))])
     searcher = EsSearcher(client, "logs-*")  # type: ignore[arg-type]
-    got = ids(
+    got = flat_ids(
         searcher.follow(
             Filters(), backlog=10, stop=stop, lookback=timedelta(seconds=30), clock=lambda: now
         )
@@ -305,7 +315,7 @@ def test_follow_waits_for_missing_index_and_reports_it_once() -> None:
 
     stop = StepStop([lambda: None, appear])
     searcher = EsSearcher(client, "logs-*")  # type: ignore[arg-type]
-    got = ids(
+    got = flat_ids(
         searcher.follow(Filters(), backlog=5, stop=stop, clock=lambda: now, notice=notices.append)
     )
     assert got == ["first"]
@@ -328,7 +338,7 @@ def test_follow_survives_an_outage() -> None:
 
     stop = StepStop([down, up])
     searcher = EsSearcher(client, "logs-*")  # type: ignore[arg-type]
-    got = ids(
+    got = flat_ids(
         searcher.follow(Filters(), backlog=5, stop=stop, clock=lambda: now, notice=notices.append)
     )
     assert got == ["a", "b"]
@@ -373,7 +383,7 @@ def test_follow_fetches_records_only_for_new_ids() -> None:
     client = FakeEs([("logs-1", "a", now)])
     stop = StepStop([lambda: client.add("logs-1", "b", now), lambda: None])
     searcher = EsSearcher(client, "logs-*")  # type: ignore[arg-type]
-    got = ids(searcher.follow(Filters(), backlog=5, stop=stop, clock=lambda: now))
+    got = flat_ids(searcher.follow(Filters(), backlog=5, stop=stop, clock=lambda: now))
     assert got == ["a", "b"]
     polls = [s for s in client.searches if s["source"] is False]
     assert len(polls) == 2

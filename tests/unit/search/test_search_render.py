@@ -118,24 +118,27 @@ def test_json_close_twice_writes_one_end() -> None:
     assert json.loads(out.getvalue()) == [{"a": 1}]
 
 
-class CountingStream(io.StringIO):
-    def __init__(self) -> None:
-        super().__init__()
-        self.flushes = 0
-
-    def flush(self) -> None:
-        self.flushes += 1
-        super().flush()
-
-
 @pytest.mark.parametrize("fmt", ["text", "json", "ndjson"])
-def test_live_output_is_flushed_per_record(fmt: str) -> None:
-    """tail/--follow flush after every record, so a pipe sees it at once."""
-    out = CountingStream()
-    renderer = make_renderer(fmt, out, live=True)
+def test_flush_pushes_written_records_through_a_real_text_stream(fmt: str) -> None:
+    """Written records reach the underlying bytes on flush() (ndjson via the binary buffer),
+    so a live stream's reader sees each batch at once."""
+    raw = io.BytesIO()
+    stream = io.TextIOWrapper(raw, encoding="utf-8", write_through=False)
+    renderer = make_renderer(fmt, stream)
     renderer.write({"message": "a"})
-    renderer.write({"message": "b"})
-    assert out.flushes == 2
+    renderer.flush()
+    assert b'"a"' in raw.getvalue() or b" a\n" in raw.getvalue()
+
+
+def test_ndjson_bytes_on_a_text_stream() -> None:
+    """ndjson written through the stream's binary buffer is exactly one line per record."""
+    raw = io.BytesIO()
+    stream = io.TextIOWrapper(raw, encoding="utf-8")
+    renderer = make_renderer("ndjson", stream)
+    renderer.write({"n": 1})
+    renderer.write({"n": 2})
+    renderer.close()
+    assert raw.getvalue() == b'{"n":1}\n{"n":2}\n'
 
 
 def test_unknown_format_is_rejected() -> None:

@@ -142,7 +142,7 @@ def test_records_decoded_undecodable_warned_and_skipped() -> None:
     consumer.batches = [[good("a"), FakeMessage(b"not json", offset=7), good("b")]]
     tail.start()
     consumer.stop = threading.Event()
-    assert [r["message"] for r in tail.records(consumer.stop)] == ["a", "b"]
+    assert [[r["message"] for r in b] for b in tail.batches(consumer.stop)] == [["a", "b"]]
     assert len(warnings) == 1
     assert warnings[0].startswith("skipped undecodable message at logs[0]@7: value is not JSON")
     assert consumer.commits == 0
@@ -153,7 +153,7 @@ def test_tombstone_is_warned_not_fatal() -> None:
     tail, consumer, warnings = make()
     consumer.batches = [[FakeMessage(None, offset=3)]]
     consumer.stop = threading.Event()
-    assert list(tail.records(consumer.stop)) == []
+    assert list(tail.batches(consumer.stop)) == []
     assert "tombstone" in warnings[0]
 
 
@@ -180,7 +180,7 @@ def test_broker_errors_are_reported_rate_limited() -> None:
     consumer.batches = [[], [], []]
     stop = threading.Event()
     consumer.stop = stop
-    records = tail.records(stop)
+    records = tail.batches(stop)
     for step in (0.0, 10.0, 40.0):
         now[0] = step
         tail._on_error(KafkaError(KafkaError._ALL_BROKERS_DOWN, "1/1 brokers are down"))
@@ -198,7 +198,7 @@ def test_fatal_consumer_error_stops_tail() -> None:
     ]
     consumer.stop = threading.Event()
     with pytest.raises(TailError, match="fenced"):
-        list(tail.records(consumer.stop))
+        list(tail.batches(consumer.stop))
 
 
 def test_close_closes_consumer() -> None:
@@ -207,3 +207,12 @@ def test_close_closes_consumer() -> None:
     tail.close()
     assert consumer.closed
     assert consumer.commits == 0
+
+
+def test_batches_apply_the_matcher_and_skip_empty_fetches() -> None:
+    """Only matching records are yielded, one list per fetch; empty fetches yield nothing."""
+    tail, consumer, _ = make()
+    consumer.batches = [[good("keep 1"), good("drop")], [], [good("drop")], [good("keep 2")]]
+    consumer.stop = threading.Event()
+    got = list(tail.batches(consumer.stop, matches=lambda r: r["message"].startswith("keep")))
+    assert [[r["message"] for r in b] for b in got] == [["keep 1"], ["keep 2"]]
