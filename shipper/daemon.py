@@ -530,10 +530,18 @@ class Shipper:
                 return False
         fd = f.fd
         assert fd is not None
-        size = os.fstat(fd).st_size
+        st = os.fstat(fd)
+        size = st.st_size
         if size < f.read_offset:
             self._truncated(f, size, now)
             return True
+        if st.st_mtime_ns != f.mtime_ns:
+            f.mtime_ns = st.st_mtime_ns
+            if not head_matches(fd, f.head):
+                # Truncated and rewritten up to or past our offset between two looks
+                # (copytruncate, then writes): the head tells, the size alone cannot.
+                self._truncated(f, size, now)
+                return True
         f.size = size
         if size == f.read_offset:
             return False

@@ -57,6 +57,7 @@ class TrackedFile:
         self.head = head
         self.fd: int | None = None
         self.size = offset
+        self.mtime_ns = 0  # last modification time seen; a change triggers a head check
         self.framer = LineFramer(
             offset, limits.max_line_bytes, limits.long_lines, limits.partial_line_timeout_seconds
         )

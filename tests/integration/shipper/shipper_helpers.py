@@ -28,7 +28,10 @@ def make_config(
         "output": output,
         "inputs": inputs,
         "limits": limits,
-        "checkpoint": {"path": str(tmp_path / "state" / "checkpoint.json"), "interval_seconds": 0.2},
+        "checkpoint": {
+            "path": str(tmp_path / "state" / "checkpoint.json"),
+            "interval_seconds": 0.2,
+        },
         "metrics": {"enabled": False},
         "hostname": "test-host",
     }
