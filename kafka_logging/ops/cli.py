@@ -116,6 +116,7 @@ def setup(
     from elasticsearch import Elasticsearch  # noqa: PLC0415
 
     from indexer.template import install_template  # noqa: PLC0415
+    from kafka_logging.kafka_diag import ErrorCollector  # noqa: PLC0415
     from kafka_logging.ops import kibana, topics  # noqa: PLC0415
 
     retention_ms = _duration_ms(retention, "--retention")
@@ -135,8 +136,9 @@ def setup(
                 {"retention.ms": dlq_retention_ms, "compression.type": compression},
             )
         )
-        admin = AdminClient({**config.kafka.client_config(), "log_level": 3})
-        matches = topics.ensure_topics(admin, specs, click.echo, timeout)
+        errors = ErrorCollector()
+        admin = AdminClient({**config.kafka.client_config(), **errors.client_config()})
+        matches = topics.ensure_topics(admin, specs, click.echo, timeout, errors)
         with Elasticsearch(**config.elasticsearch.client_kwargs()) as es:
             install_template(es, config.index)
         click.echo(

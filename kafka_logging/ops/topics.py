@@ -12,6 +12,7 @@ from confluent_kafka.admin._config import AlterConfigOpType, ConfigEntry, Config
 from confluent_kafka.cimpl import NewTopic
 
 from kafka_logging.errors import FatalError, RetryableError
+from kafka_logging.kafka_diag import ErrorCollector
 
 Say = Callable[[str], None]
 
@@ -29,17 +30,23 @@ def _replication(spec: TopicSpec, brokers: int) -> int:
 
 
 def ensure_topics(
-    admin: AdminClient, specs: list[TopicSpec], say: Say, timeout: float = 30
+    admin: AdminClient,
+    specs: list[TopicSpec],
+    say: Say,
+    timeout: float = 30,
+    errors: ErrorCollector | None = None,
 ) -> bool:
     """Create missing topics; bring configs of existing ones in line; report what differs.
 
     Returns True when every topic now matches its spec (a partition count that differs is
     reported, never changed: adding partitions moves keys to other partitions).
     """
+    errors = errors or ErrorCollector()
     try:
         metadata = admin.list_topics(timeout=timeout)
     except KafkaException as exc:
-        raise RetryableError(f"cannot reach Kafka: {exc.args[0]}") from None
+        admin.poll(0)
+        raise RetryableError(f"cannot reach Kafka: {errors.explain(str(exc.args[0]))}") from None
     brokers = len(metadata.brokers)
     ok = True
     missing = [s for s in specs if s.name not in metadata.topics]

@@ -68,6 +68,12 @@ def stack() -> None:
 @click.option("--es-heap", default="1g", show_default=True, help="Elasticsearch heap (-Xms/-Xmx).")
 @click.option("--kafka-heap", default="512m", show_default=True, help="Kafka heap (-Xms/-Xmx).")
 @click.option(
+    "--secure",
+    is_flag=True,
+    help="Add SASL_SSL listeners (SCRAM-SHA-512, port + 100) to Kafka and serve Elasticsearch "
+    "over HTTPS with basic auth; certificates and passwords are generated under the data dir.",
+)
+@click.option(
     "--kafka-nodes",
     default=1,
     show_default=True,
@@ -85,6 +91,7 @@ def up(
     es_heap: str,
     kafka_heap: str,
     kafka_nodes: int,
+    secure: bool,
 ) -> None:
     """Fetch (first run only), start and wait until Kafka and Elasticsearch are healthy."""
     settings = _settings(
@@ -97,6 +104,7 @@ def up(
         es_heap=es_heap,
         kafka_heap=kafka_heap,
         kafka_nodes=kafka_nodes,
+        secure=secure,
     )
     start = time.monotonic()
     try:
@@ -138,7 +146,8 @@ def status(cache_dir: Path | None, data_dir: Path | None, as_json: bool) -> None
                 click.echo(f"{name}: not running")
                 continue
             click.echo(f"{name} {item['version']}: {item['health']}")
-            keys = ("pids", "port", "node_id", "data", "log", "java", "bootstrap", "url", "user")
+            keys: tuple[str, ...] = ("pids", "port", "node_id", "data", "log", "java")
+            keys = (*keys, "bootstrap", "url", "user", "secure_bootstrap", "sasl", "auth", "ca")
             for key in (*keys, "cluster"):
                 if key in item:
                     click.echo(f"  {key:10} {item[key]}")

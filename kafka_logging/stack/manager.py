@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from kafka_logging.stack import procs, services
+from kafka_logging.stack import procs, security, services
 from kafka_logging.stack.errors import StackError
 from kafka_logging.stack.fetch import Progress
 from kafka_logging.stack.java import Jdk, find_jdk
@@ -80,11 +80,20 @@ def _save_state(settings: StackSettings, state: dict[str, Running]) -> None:
     os.replace(tmp, settings.state_file)
 
 
-def _health(name: str, port: int) -> str | None:
-    """None when the service on `port` answers as healthy (a Kafka node: its own metadata)."""
-    if is_kafka(name):
-        return services.kafka_health(f"127.0.0.1:{port}")
-    return services.elasticsearch_health(f"http://127.0.0.1:{port}")
+def _health(entry: Running, settings: StackSettings) -> str | None:
+    """None when the service answers as healthy (a Kafka node: a metadata request to it)."""
+    if is_kafka(entry.name):
+        return services.kafka_health(f"127.0.0.1:{entry.port}")
+    url = entry.extra.get("url", f"http://127.0.0.1:{entry.port}")
+    auth, ca = _es_auth(entry, settings)
+    return services.elasticsearch_health(url, auth=auth, ca=ca)
+
+
+def _es_auth(entry: Running, settings: StackSettings) -> tuple[tuple[str, str] | None, str | None]:
+    if "ca" not in entry.extra:
+        return None, None
+    secret = security.password(settings, security.ES_USER_NAME)
+    return (security.ES_USER_NAME, secret), entry.extra["ca"]
 
 
 def up(
@@ -97,6 +106,12 @@ def up(
         for name in settings.service_names() if only is None else only:
             entry = state.get(name)
             if entry is not None and entry.alive():
+                if ("ca" in entry.extra) != settings.secure:
+                    mode = "secure" if "ca" in entry.extra else "plain"
+                    raise StackError(
+                        f"{name} is already running in {mode} mode; `kafka-logging stack down` "
+                        "first to switch between --secure and plain."
+                    )
                 progress(f"{name} is already running (pid {entry.pid}, port {entry.port}).")
                 continue
             if entry is not None:
@@ -155,16 +170,24 @@ def _start(
     with ThreadPoolExecutor(len(launches)) as pool:
         results = list(
             pool.map(
-                lambda launch: _await_healthy(state[launch.name], timeout(launch.name), progress),
+                lambda launch: _await_healthy(
+                    state[launch.name], settings, timeout(launch.name), progress
+                ),
                 launches,
             )
         )
     failures = [r for r in results if r is not None]
     if failures:
         raise StackError("\n\n".join(failures))
+    if settings.secure and any(is_kafka(n) for n in names):
+        secret = security.password(settings, security.KAFKA_USER)
+        security.create_scram_user(settings.kafka_bootstrap, security.KAFKA_USER, secret)
+        progress(f"SCRAM-SHA-512 user {security.KAFKA_USER} is ready on the SASL_SSL listeners.")
 
 
-def _await_healthy(entry: Running, timeout: float, progress: Progress) -> str | None:
+def _await_healthy(
+    entry: Running, settings: StackSettings, timeout: float, progress: Progress
+) -> str | None:
     """None once healthy; else an error message (the service has then been stopped)."""
     started = time.monotonic()
     stop = threading.Event()
@@ -176,7 +199,7 @@ def _await_healthy(entry: Running, timeout: float, progress: Progress) -> str | 
                 f"{entry.name} exited during start-up. Last lines of {entry.log}:\n"
                 + procs.tail(Path(entry.log))
             )
-        reason = _health(entry.name, entry.port)
+        reason = _health(entry, settings)
         if reason is None:
             progress(f"{entry.name} is healthy after {time.monotonic() - started:.1f}s.")
             return None
@@ -244,11 +267,12 @@ def status(settings: StackSettings) -> dict[str, Any]:
             **entry.extra,
         }
         if alive:
-            problem = _health(name, entry.port)
+            problem = _health(entry, settings)
             item["health"] = "healthy" if problem is None else f"unhealthy: {problem}"
             if name == "elasticsearch" and problem is None:
-                url = f"http://127.0.0.1:{entry.port}"
-                item["cluster"] = services.es_get(url, "/_cluster/health").get("status")
+                auth, ca = _es_auth(entry, settings)
+                health = services.es_get(entry.extra["url"], "/_cluster/health", auth=auth, ca=ca)
+                item["cluster"] = health.get("status")
         else:
             item["health"] = "not running (stale record)"
         report["services"][name] = item

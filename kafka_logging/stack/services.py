@@ -7,6 +7,7 @@ import json
 import os
 import pwd
 import shutil
+import ssl
 import string
 import subprocess
 import urllib.error
@@ -15,7 +16,7 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from kafka_logging.stack import fetch
+from kafka_logging.stack import fetch, security
 from kafka_logging.stack.errors import StackError
 from kafka_logging.stack.java import Jdk
 from kafka_logging.stack.settings import (
@@ -98,7 +99,22 @@ def prepare_kafka(
         log_dirs=data,
         replication=min(3, settings.kafka_nodes),
         min_isr=2 if settings.kafka_nodes >= 3 else 1,
+        secure_listener=(
+            f",SASL_SSL://127.0.0.1:{settings.kafka_secure_port(node)}" if settings.secure else ""
+        ),
     )
+    extra = {"bootstrap": settings.kafka_bootstrap, "node_id": str(node)}
+    if settings.secure:
+        tls = security.ensure_certificates(settings)
+        sasl = string.Template(fetch.stack_file("server-sasl.properties").read_text())
+        with props.open("a") as out:
+            out.write("\n" + sasl.substitute(keystore=tls / "server.pem"))
+        extra.update(
+            secure_bootstrap=f"127.0.0.1:{settings.kafka_secure_port(node)}",
+            sasl=f"SCRAM-SHA-512 user {security.KAFKA_USER}, password in "
+            f"{security.password_file(settings, security.KAFKA_USER)}",
+            ca=str(tls / "ca.crt"),
+        )
     shutil.copy(fetch.stack_file("log4j2.properties"), home / "log4j2.properties")
     classpath = f"{lib}/*"
     if not (data / "meta.properties").is_file():
@@ -148,7 +164,7 @@ def prepare_kafka(
         version=KAFKA_VERSION,
         data=data,
         java=f"{jdk.version} ({jdk.home})",
-        extra={"bootstrap": settings.kafka_bootstrap, "node_id": str(node)},
+        extra=extra,
     )
 
 
@@ -156,11 +172,15 @@ def kafka_health(bootstrap: str, timeout: float = 3.0) -> str | None:
     """None when a metadata request succeeds, else why not."""
     from confluent_kafka.admin import AdminClient  # noqa: PLC0415 - only the stack needs it
 
-    admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 0})
+    from kafka_logging.kafka_diag import ErrorCollector  # noqa: PLC0415
+
+    errors = ErrorCollector()
+    admin = AdminClient({"bootstrap.servers": bootstrap, **errors.client_config()})
     try:
         meta = admin.list_topics(timeout=timeout)
     except Exception as exc:  # noqa: BLE001 - any client error means "not healthy yet"
-        return str(exc)
+        admin.poll(0)
+        return errors.explain(str(exc))
     if not meta.brokers:
         return "metadata names no broker"
     return None
@@ -215,6 +235,7 @@ def prepare_elasticsearch(settings: StackSettings, jdk: Jdk, progress: fetch.Pro
         logs_dir=logs,
         port=settings.es_port,
         transport_port=settings.es_transport_port,
+        security=str(settings.secure).lower(),
     )
     java_home = jdk.home
     user = _es_user()
@@ -225,6 +246,9 @@ def prepare_elasticsearch(settings: StackSettings, jdk: Jdk, progress: fetch.Pro
         "ES_JAVA_HOME": str(java_home),
         "ES_JAVA_OPTS": f"-Xms{settings.es_heap} -Xmx{settings.es_heap}",
     }
+    es_extra: dict[str, str] = {"url": settings.es_url}
+    if settings.secure:
+        es_extra.update(_secure_elasticsearch(settings, home, env, user))
     argv = [str(home / "bin" / "elasticsearch"), "-p", str(base / "elasticsearch.pid")]
     if user is not None:
         subprocess.run(["chown", "-R", f"{user}:", str(base)], check=True)
@@ -252,20 +276,76 @@ def prepare_elasticsearch(settings: StackSettings, jdk: Jdk, progress: fetch.Pro
         version=ELASTICSEARCH_VERSION,
         data=data,
         java=f"{jdk.version} ({env['ES_JAVA_HOME']})",
-        extra={"url": settings.es_url, "user": user or pwd.getpwuid(os.geteuid()).pw_name},
+        extra={**es_extra, "user": user or pwd.getpwuid(os.geteuid()).pw_name},
     )
 
 
-def es_get(url: str, path: str, timeout: float = 3.0) -> dict[str, object]:
-    with urllib.request.urlopen(url + path, timeout=timeout) as resp:  # noqa: S310 - our own URL
+def _secure_elasticsearch(
+    settings: StackSettings, home: Path, env: dict[str, str], user: str | None
+) -> dict[str, str]:
+    """HTTPS with the local CA's certificate and the `elastic` user's generated password."""
+    tls = security.ensure_certificates(settings)
+    config_tls = home / "config" / "tls"  # Elasticsearch reads certificates only below config/
+    config_tls.mkdir(exist_ok=True)
+    for name in ("ca.crt", "server.crt", "server.key"):
+        shutil.copy(tls / name, config_tls / name)
+    with (home / "config" / "elasticsearch.yml").open("a") as out:
+        out.write(
+            "xpack.security.http.ssl.enabled: true\n"
+            "xpack.security.http.ssl.certificate: tls/server.crt\n"
+            "xpack.security.http.ssl.key: tls/server.key\n"
+            "xpack.security.http.ssl.certificate_authorities: [tls/ca.crt]\n"
+            "xpack.security.transport.ssl.enabled: false\n"
+        )
+    secret = security.password(settings, security.ES_USER_NAME)
+    runner = ["runuser", "-u", user, "--"] if user is not None else []
+    tool_env = [f"{k}={v}" for k, v in env.items()]
+    keystore = str(home / "bin" / "elasticsearch-keystore")
+    if user is not None:
+        subprocess.run(["chown", "-R", f"{user}:", str(home / "config")], check=True)
+    if not (home / "config" / "elasticsearch.keystore").is_file():
+        subprocess.run(
+            [*runner, "env", *tool_env, keystore, "create"], capture_output=True, check=True
+        )
+    proc = subprocess.run(
+        [*runner, "env", *tool_env, keystore, "add", "-x", "-f", "bootstrap.password"],
+        input=secret,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if proc.returncode != 0:
+        raise StackError(f"setting the elastic password failed: {proc.stderr.strip()[-500:]}")
+    return {
+        "auth": f"user {security.ES_USER_NAME}, password in "
+        f"{security.password_file(settings, security.ES_USER_NAME)}",
+        "ca": str(tls / "ca.crt"),
+    }
+
+
+def es_get(
+    url: str,
+    path: str,
+    timeout: float = 3.0,
+    auth: tuple[str, str] | None = None,
+    ca: str | None = None,
+) -> dict[str, object]:
+    request = urllib.request.Request(url + path)  # noqa: S310 - our own URL
+    if auth is not None:
+        token = base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
+        request.add_header("Authorization", f"Basic {token}")
+    context = ssl.create_default_context(cafile=ca) if url.startswith("https") else None
+    with urllib.request.urlopen(request, timeout=timeout, context=context) as resp:  # noqa: S310
         body: dict[str, object] = json.load(resp)
         return body
 
 
-def elasticsearch_health(url: str, timeout: float = 3.0) -> str | None:
+def elasticsearch_health(
+    url: str, timeout: float = 3.0, auth: tuple[str, str] | None = None, ca: str | None = None
+) -> str | None:
     """None when cluster health is yellow or green, else why not."""
     try:
-        health = es_get(url, "/_cluster/health", timeout)
+        health = es_get(url, "/_cluster/health", timeout, auth, ca)
     except (OSError, urllib.error.URLError, ValueError) as exc:
         return str(exc)
     status = health.get("status")

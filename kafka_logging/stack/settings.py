@@ -48,6 +48,7 @@ class StackSettings:
     kafka_start_timeout: float = 90.0
     es_start_timeout: float = 180.0
     kafka_nodes: int = 1
+    secure: bool = False  # SASL_SSL (SCRAM-SHA-512) listeners; Elasticsearch on HTTPS + auth
 
     def kafka_node_names(self) -> list[str]:
         """'kafka' is node 1; a cluster adds 'kafka-2', 'kafka-3', ..."""
@@ -66,6 +67,18 @@ class StackSettings:
 
     def kafka_node_controller_port(self, node: int) -> int:
         return self.kafka_controller_port + 2 * (node - 1)
+
+    def kafka_secure_port(self, node: int) -> int:
+        """The SASL_SSL listener of a node in secure mode: its plaintext port + 100."""
+        return self.kafka_node_port(node) + 100
+
+    @property
+    def tls_dir(self) -> Path:
+        return self.data_dir / "tls"
+
+    @property
+    def secrets_dir(self) -> Path:
+        return self.data_dir / "secrets"
 
     def kafka_node_dir(self, node: int) -> Path:
         return self.kafka_dir if node == 1 else self.data_dir / f"kafka-{node}"
@@ -89,7 +102,8 @@ class StackSettings:
 
     @property
     def es_url(self) -> str:
-        return f"http://127.0.0.1:{self.es_port}"
+        scheme = "https" if self.secure else "http"
+        return f"{scheme}://127.0.0.1:{self.es_port}"
 
 
 def node_number(name: str) -> int:
