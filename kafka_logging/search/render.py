@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from typing import Any, BinaryIO, Literal, Protocol, TextIO
+from typing import Any, Literal, Protocol, TextIO
 
 import click
 import orjson
@@ -100,11 +100,38 @@ def _scalar(value: Any) -> str:
     return orjson.dumps(value, default=str).decode()
 
 
+class _Sink:
+    """Collects output and writes it in one call per batch (or per 64 KiB), so a stream of
+    small records costs one write, not one per record, even on an unbuffered stdout."""
+
+    def __init__(self, out: TextIO, limit: int = 65536) -> None:
+        self._out = out
+        self._limit = limit
+        self._parts: list[str] = []
+        self._size = 0
+
+    def add(self, text: str) -> None:
+        self._parts.append(text)
+        self._size += len(text)
+        if self._size >= self._limit:
+            self._drain()
+
+    def _drain(self) -> None:
+        if self._parts:
+            self._out.write("".join(self._parts))
+            self._parts.clear()
+            self._size = 0
+
+    def flush(self) -> None:
+        self._drain()
+        self._out.flush()
+
+
 class TextRenderer:
     """Readable lines; coloured when `color` is true."""
 
     def __init__(self, out: TextIO, *, color: bool, verbose: bool) -> None:
-        self._out = out
+        self._out = _Sink(out)
         self._verbose = verbose
         self._style: Callable[..., str] = click.style if color else _plain
 
@@ -135,7 +162,7 @@ class TextRenderer:
             keys = self._key_fields(flat)
             if keys:
                 lines[0] += " " + style(keys, dim=True)
-        self._out.write("\n".join(lines) + "\n")
+        self._out.add("\n".join(lines) + "\n")
 
     def flush(self) -> None:
         self._out.flush()
@@ -183,39 +210,32 @@ def _indent(text: str, width: int = 4) -> str:
 
 
 class NdjsonRenderer:
-    """Compact lines; bytes go straight to the binary buffer when the stream has one."""
+    """Compact lines, one object each."""
 
     def __init__(self, out: TextIO) -> None:
-        self._out = out
-        self._binary: BinaryIO | None = getattr(out, "buffer", None)
+        self._out = _Sink(out)
 
     def write(self, record: Mapping[str, Any]) -> None:
-        line = orjson.dumps(record, default=str, option=orjson.OPT_APPEND_NEWLINE)
-        if self._binary is not None:
-            self._binary.write(line)
-        else:
-            self._out.write(line.decode())
+        self._out.add(orjson.dumps(record, default=str, option=orjson.OPT_APPEND_NEWLINE).decode())
 
     def flush(self) -> None:
         self._out.flush()
-        if self._binary is not None:
-            self._binary.flush()
 
     def close(self) -> None:
-        self.flush()
+        self._out.flush()
 
 
 class JsonRenderer:
     """A JSON array written element by element, so memory stays flat for any --limit."""
 
     def __init__(self, out: TextIO) -> None:
-        self._out = out
+        self._out = _Sink(out)
         self._count = 0
         self._closed = False
 
     def write(self, record: Mapping[str, Any]) -> None:
         body = orjson.dumps(record, default=str, option=orjson.OPT_INDENT_2).decode()
-        self._out.write(("[\n  " if self._count == 0 else ",\n  ") + _indent(body, 2))
+        self._out.add(("[\n  " if self._count == 0 else ",\n  ") + _indent(body, 2))
         self._count += 1
 
     def flush(self) -> None:
@@ -225,7 +245,7 @@ class JsonRenderer:
         if self._closed:
             return
         self._closed = True
-        self._out.write("[]\n" if self._count == 0 else "\n]\n")
+        self._out.add("[]\n" if self._count == 0 else "\n]\n")
         self._out.flush()
 
 

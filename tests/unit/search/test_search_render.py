@@ -120,8 +120,8 @@ def test_json_close_twice_writes_one_end() -> None:
 
 @pytest.mark.parametrize("fmt", ["text", "json", "ndjson"])
 def test_flush_pushes_written_records_through_a_real_text_stream(fmt: str) -> None:
-    """Written records reach the underlying bytes on flush() (ndjson via the binary buffer),
-    so a live stream's reader sees each batch at once."""
+    """Written records reach the underlying bytes on flush(), so a live stream's reader sees
+    each batch at once."""
     raw = io.BytesIO()
     stream = io.TextIOWrapper(raw, encoding="utf-8", write_through=False)
     renderer = make_renderer(fmt, stream)
@@ -131,7 +131,7 @@ def test_flush_pushes_written_records_through_a_real_text_stream(fmt: str) -> No
 
 
 def test_ndjson_bytes_on_a_text_stream() -> None:
-    """ndjson written through the stream's binary buffer is exactly one line per record."""
+    """ndjson on a real text stream is exactly one compact line per record."""
     raw = io.BytesIO()
     stream = io.TextIOWrapper(raw, encoding="utf-8")
     renderer = make_renderer("ndjson", stream)
@@ -154,3 +154,25 @@ def test_flatten_nested_to_dotted() -> None:
         "a.c.d": [1, 2],
         "e": {},
     }
+
+
+class CountingStream(io.StringIO):
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes = 0
+
+    def write(self, text: str) -> int:
+        self.writes += 1
+        return super().write(text)
+
+
+@pytest.mark.parametrize("fmt", ["text", "ndjson", "json"])
+def test_one_write_per_batch(fmt: str) -> None:
+    """A batch of records costs one write to the stream, not one per record."""
+    out = CountingStream()
+    renderer = make_renderer(fmt, out)
+    for n in range(50):
+        renderer.write({"message": f"m{n}"})
+    renderer.flush()
+    assert out.writes == 1
+    assert out.getvalue().count("m49") == 1
