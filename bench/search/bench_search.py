@@ -11,13 +11,15 @@ tail: N records in a fresh topic on the local Kafka, read from the beginning:
 
     .venv/bin/python bench/search/bench_search.py [--records 50000] [--rounds 3] [--only tail]
 
-Reports the best of --rounds for each contender (records/s) and ours / anchor ratios.
+Reports, for each contender, the best of --rounds wall-clock time (records/s) and CPU time
+(user + sys of the process), each with its ratio anchor / contender (> 1: faster than anchor).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -83,21 +85,32 @@ def record(i: int, moment: datetime) -> dict[str, object]:
     }
 
 
-def timed(argv: list[str], rounds: int) -> float:
-    best = float("inf")
+def timed(argv: list[str], rounds: int) -> tuple[float, float]:
+    """Best wall-clock seconds and best CPU seconds (user + sys of the child) over rounds.
+
+    CPU time is the steadier figure on a shared, loaded machine."""
+    best_wall = best_cpu = float("inf")
     for _ in range(rounds):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         start = time.perf_counter()
         with open(os.devnull, "wb") as sink:
             subprocess.run(argv, stdout=sink, stderr=subprocess.PIPE, check=True)
-        best = min(best, time.perf_counter() - start)
-    return best
+        wall = time.perf_counter() - start
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+        best_wall, best_cpu = min(best_wall, wall), min(best_cpu, cpu)
+    return best_wall, best_cpu
 
 
-def report(title: str, n: int, results: dict[str, float], anchor: str) -> None:
+def report(title: str, n: int, results: dict[str, tuple[float, float]], anchor: str) -> None:
     print(f"\n{title} ({n} records, best of rounds, incl. process start)")
-    for name, seconds in results.items():
-        ratio = results[anchor] / seconds
-        print(f"  {name:<44} {seconds:7.2f} s {n / seconds:10.0f} rec/s  x{ratio:.2f} of anchor")
+    print(f"  {'':<40} {'wall s':>7} {'rec/s':>9} {'ratio':>6}  {'cpu s':>6} {'ratio':>6}")
+    wall0, cpu0 = results[anchor]
+    for name, (wall, cpu) in results.items():
+        print(
+            f"  {name:<40} {wall:7.2f} {n / wall:9.0f} {wall0 / wall:6.2f}"
+            f"  {cpu:6.2f} {cpu0 / cpu:6.2f}"
+        )
 
 
 def bench_search(n: int, rounds: int) -> None:
@@ -127,7 +140,7 @@ def bench_search(n: int, rounds: int) -> None:
                 chunk_size=5000,
                 refresh="wait_for",
             )
-            runs: dict[str, Callable[[], float]] = {
+            runs: dict[str, Callable[[], tuple[float, float]]] = {
                 "anchor A: elasticsearch-py PIT loop": lambda: timed(
                     [PY, "-c", RAW_PIT, index, str(n), ES], rounds
                 ),
@@ -164,7 +177,7 @@ def bench_tail(n: int, rounds: int) -> None:
             if i % 10000 == 0:
                 producer.poll(0)
         assert producer.flush(60) == 0
-        runs: dict[str, float] = {}
+        runs: dict[str, tuple[float, float]] = {}
         kcat = shutil.which("kcat")
         anchor = "anchor: kcat -C -o beginning -e"
         if kcat:
