@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from kafka_logging import config as config_module
 from kafka_logging.config import ElasticsearchSettings, KafkaSettings
-from kafka_logging.errors import FatalError
+from kafka_logging.errors import ConfigError, FatalError
 from kafka_logging.search import timeparse
 from kafka_logging.search.filters import LEVEL_NAMES, Filters
 from kafka_logging.search.render import FORMATS, Renderer, make_renderer
@@ -78,10 +78,15 @@ def _not_empty(ctx: click.Context, param: click.Parameter, value: str) -> str:
     return value
 
 
-def _load_config(path: str | None) -> ConnectionConfig:
+def _load_config(path: str | None, section: str) -> ConnectionConfig:
+    """The file's connection sections; ConfigError if `section` is missing (a typo in a
+    section name must not silently fall back to the defaults)."""
     if path is None:
         return ConnectionConfig()
-    return config_module.load(path, ConnectionConfig)
+    loaded = config_module.load(path, ConnectionConfig)
+    if section not in loaded.model_fields_set:
+        raise ConfigError(f"{path} has no `{section}:` section")
+    return loaded
 
 
 def _not_on_command_line(ctx: click.Context, name: str) -> bool:
@@ -341,7 +346,7 @@ def search(
         raise click.UsageError("--follow always prints oldest first; drop --reverse")
     filters = _filters(query, services, hosts, level, since, until)
     try:
-        settings = _load_config(config_path).elasticsearch
+        settings = _load_config(config_path, "elasticsearch").elasticsearch
     except FatalError as exc:
         raise click.ClickException(str(exc)) from None
     if not (config_path and _not_on_command_line(ctx, "es_url")):
@@ -451,7 +456,7 @@ def tail(
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
     try:
-        settings = _load_config(config_path).kafka
+        settings = _load_config(config_path, "kafka").kafka
     except FatalError as exc:
         raise click.ClickException(str(exc)) from None
     if not (config_path and _not_on_command_line(ctx, "bootstrap_servers")):

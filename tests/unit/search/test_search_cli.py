@@ -249,3 +249,13 @@ def test_take_cuts_batches_at_the_limit() -> None:
     assert [list(b) for b in _take(batches, 3)] == [[{"n": 1}, {"n": 2}], [{"n": 3}]]
     assert next(batches) == [{"n": 5}]  # not consumed past the limit
     assert [list(b) for b in _take(iter([[{"n": 1}]]), None)] == [[{"n": 1}]]
+
+
+def test_config_without_the_needed_section_is_an_error(tmp_path: Path) -> None:
+    """A file without `elasticsearch:` (say, a typo `elasticserch:`) is refused by search, not
+    silently replaced by the defaults."""
+    config = tmp_path / "c.yaml"
+    config.write_text("elasticserch:\n  hosts: [http://x:1]\n")
+    result = run("search", "--config", str(config))
+    assert result.exit_code == 1
+    assert result.output.strip() == f"Error: {config} has no `elasticsearch:` section"
