@@ -15,6 +15,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Callable
@@ -69,7 +70,12 @@ class Demo:
                     "paths": [str(self.logfile)],
                     "service": self.file_service,
                     "labels": {"demo_run": self.run_id},
-                    "parser": {"type": "regex", "pattern": FILE_PATTERN},
+                    "parser": {
+                        "type": "regex",
+                        "pattern": FILE_PATTERN,
+                        "timestamp_field": "ts",
+                        "timestamp_format": "%Y-%m-%d %H:%M:%S,%f",
+                    },
                     "multiline": {"preset": "python"},
                 }
             ],
@@ -115,9 +121,14 @@ class Demo:
             data=body,
             headers={"Content-Type": "application/json"},
         )
-        with urllib.request.urlopen(request, timeout=10) as resp:  # noqa: S310
-            count: int = json.load(resp)["count"]
-            return count
+        try:
+            with urllib.request.urlopen(request, timeout=10) as resp:  # noqa: S310
+                count: int = json.load(resp)["count"]
+                return count
+        except urllib.error.HTTPError as exc:
+            if exc.code in (404, 503):  # no index yet, or its shards are still starting
+                return 0
+            raise
 
     def _wait_for(self, expected: dict[str, int]) -> dict[str, int]:
         deadline = time.monotonic() + self.timeout
