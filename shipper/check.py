@@ -15,7 +15,7 @@ from shipper.config import ShipperConfig
 from shipper.discovery import Discovery
 
 
-def check_kafka(config: ShipperConfig, timeout: float = 10.0) -> list[str]:
+def check_kafka(config: ShipperConfig, timeout: float = 5.0) -> list[str]:
     try:
         admin = AdminClient(config.kafka.client_config())
         metadata = admin.list_topics(timeout=timeout)

@@ -530,20 +530,9 @@ class Shipper:
                 return False
         fd = f.fd
         assert fd is not None
-        st = os.fstat(fd)
-        size = st.st_size
-        if size < f.read_offset:
-            self._truncated(f, size, now)
+        if self._replaced(f, fd, now):
             return True
-        if st.st_mtime_ns != f.mtime_ns:
-            f.mtime_ns = st.st_mtime_ns
-            if not head_matches(fd, f.head):
-                # Truncated and rewritten up to or past our offset between two looks
-                # (copytruncate, then writes): the head tells, the size alone cannot.
-                self._truncated(f, size, now)
-                return True
-        f.size = size
-        if size == f.read_offset:
+        if f.size == f.read_offset:
             return False
         offset = f.read_offset
         data = os.pread(fd, self.limits.read_chunk_bytes, offset)
@@ -565,6 +554,23 @@ class Shipper:
             if events:
                 self._ship(f, events)
         return True
+
+    def _replaced(self, f: TrackedFile, fd: int, now: float) -> bool:
+        """Update f.size; True (after handling it) when the file was truncated."""
+        st = os.fstat(fd)
+        size = st.st_size
+        if size < f.read_offset:
+            self._truncated(f, size, now)
+            return True
+        if st.st_mtime_ns != f.mtime_ns:
+            f.mtime_ns = st.st_mtime_ns
+            if not head_matches(fd, f.head):
+                # Truncated and rewritten up to or past our offset between two looks
+                # (copytruncate, then writes): the head tells, the size alone cannot.
+                self._truncated(f, size, now)
+                return True
+        f.size = size
+        return False
 
     def _flush(self, f: TrackedFile, now: float, force: bool = False) -> None:
         """Ship what time (or `force`) closes: an idle partial line, an idle multiline event."""

@@ -101,3 +101,20 @@ def consume(
 
 def messages(records: list[dict[str, Any]]) -> list[str]:
     return [r["message"] for r in records]
+
+
+def create_topic(bootstrap: str, name: str) -> None:
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    admin.create_topics([NewTopic(name, num_partitions=1, replication_factor=1)])[name].result(30)
+
+
+def write_config(path: Path, config: ShipperConfig) -> Path:
+    """The config as a YAML file, for the CLI."""
+    import yaml
+
+    data = config.model_dump(mode="json", exclude_none=True)
+    data["kafka"] = {"bootstrap_servers": config.kafka.bootstrap_servers}
+    path.write_text(yaml.safe_dump(data))
+    return path
