@@ -11,7 +11,7 @@ import contextlib
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from kafka_logging.errors import FatalError
@@ -247,13 +247,17 @@ class EsSearcher:
         """The newest `backlog` matches oldest first, then each new match once, until `stop`;
         in batches (the backlog, then one per poll that found something).
 
-        Every `interval` seconds it asks for matches stamped at or after now - `lookback`
-        and prints those it has not printed yet (by index and _id), so records with equal
-        timestamps, or indexed a little after later ones, appear exactly once. A record that
-        becomes searchable more than `lookback` after its own @timestamp is not shown.
+        Every `interval` seconds it asks for matches stamped at or after a window start and
+        prints those it has not printed yet (by index and _id), so records with equal
+        timestamps, or indexed a little after later ones, appear exactly once. The window
+        starts `lookback` before the newest record printed so far (or before now, if this
+        machine's clock is behind the records'), so a clock that runs ahead of the services'
+        clocks hides nothing; until a first match, it starts at the filters' `since`. A record
+        that becomes searchable more than `lookback` after a newer one was printed is missed.
         Elasticsearch outages and a missing index are reported through `notice` and retried.
         """
         seen: dict[tuple[str, str], int | None] = {}
+        newest: int | None = None  # epoch ms of the newest record printed
         problem: SearchError | None = None
         try:
             initial = list(self.hits(filters, backlog, newest_first=True)) if backlog else []
@@ -261,14 +265,16 @@ class EsSearcher:
             problem = exc
             notice(f"{exc}; waiting")
             initial = []
-        for hit in initial:
-            seen[(hit.index, hit.id)] = hit.millis
+        newest = _remember(seen, initial, newest)
+        floor = filters.since
+        if backlog and len(initial) == backlog and initial[-1].millis is not None:
+            # The backlog was cut at --limit: older matches stay hidden, as they were.
+            cut = datetime.fromtimestamp(initial[-1].millis / 1000, UTC)
+            floor = cut if floor is None or cut > floor else floor
         if initial:
             yield [hit.source for hit in reversed(initial)]
         while not stop.wait(interval):
-            window = clock() - lookback
-            if filters.since is not None and filters.since > window:
-                window = filters.since
+            window = _window_start(floor, newest, clock(), lookback)
             try:
                 fresh = self._unseen(filters, window, seen)
             except (NoIndexError, UnreachableError) as exc:
@@ -283,14 +289,14 @@ class EsSearcher:
                     else "Elasticsearch answers again; following"
                 )
                 problem = None
-            for hit in fresh:
-                seen[(hit.index, hit.id)] = hit.millis
+            newest = _remember(seen, fresh, newest)
             if fresh:
                 yield [hit.source for hit in fresh]
-            _forget_before(seen, int(window.timestamp() * 1000))
+            if window is not None:
+                _forget_before(seen, _millis(window))
 
     def _unseen(
-        self, filters: Filters, window: datetime, seen: dict[tuple[str, str], int | None]
+        self, filters: Filters, window: datetime | None, seen: dict[tuple[str, str], int | None]
     ) -> list[Hit]:
         """Matches stamped at or after `window` not printed yet, oldest first.
 
@@ -318,6 +324,32 @@ class EsSearcher:
             for h in new
             if (h.index, h.id) in sources
         ]
+
+
+def _millis(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)
+
+
+def _remember(
+    seen: dict[tuple[str, str], int | None], hits: list[Hit], newest: int | None
+) -> int | None:
+    """Mark `hits` printed; the newest timestamp printed so far."""
+    for hit in hits:
+        seen[(hit.index, hit.id)] = hit.millis
+        if hit.millis is not None and (newest is None or hit.millis > newest):
+            newest = hit.millis
+    return newest
+
+
+def _window_start(
+    since: datetime | None, newest: int | None, now: datetime, lookback: timedelta
+) -> datetime | None:
+    """Where a --follow poll starts: lookback before min(newest printed, now), never before
+    `since`; `since` itself until something was printed."""
+    if newest is None:
+        return since
+    start = min(datetime.fromtimestamp(newest / 1000, UTC), now) - lookback
+    return start if since is None or start > since else since
 
 
 def _forget_before(seen: dict[tuple[str, str], int | None], millis: int) -> None:

@@ -400,3 +400,30 @@ def test_non_elasticsearch_answer_is_named(body: Any) -> None:
         SearchError, match=r"^http://proxy:80 answered 404( \(.+\))? -- is it Elasticsearch\?$"
     ):
         list(searcher.search(Filters(), 10))
+
+
+def test_follow_is_not_blinded_by_a_clock_running_ahead() -> None:
+    """This machine's clock 10 minutes ahead of the services': new records still appear,
+    because the window follows the newest record printed, not the local clock."""
+    client = FakeEs([("logs-1", "a", T0)])
+    stop = StepStop([lambda: client.add("logs-1", "b", T0 + timedelta(seconds=1))])
+    searcher = EsSearcher(client, "logs-*")  # type: ignore[arg-type]
+    ahead = T0 + timedelta(minutes=10)
+    got = flat_ids(searcher.follow(Filters(), backlog=5, stop=stop, clock=lambda: ahead))
+    assert got == ["a", "b"]
+
+
+def test_follow_window_start() -> None:
+    """The window starts lookback before min(newest printed, now), never before since, and is
+    `since` itself before anything was printed."""
+    from kafka_logging.search.es_search import _window_start
+
+    lookback = timedelta(seconds=30)
+    newest = millis(T0)
+    since = T0 - timedelta(hours=1)
+    assert _window_start(since, None, T0, lookback) == since
+    assert _window_start(None, None, T0, lookback) is None
+    assert _window_start(since, newest, T0 + timedelta(hours=1), lookback) == T0 - lookback
+    behind = T0 - timedelta(minutes=5)  # local clock behind the records
+    assert _window_start(since, newest, behind, lookback) == behind - lookback
+    assert _window_start(T0, newest, T0, lookback) == T0
