@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -38,12 +37,16 @@ class UnreachableError(SearchError):
     """Elasticsearch does not answer at the configured URL."""
 
 
-@dataclass(frozen=True)
 class Hit:
-    index: str
-    id: str
-    millis: int | None  # the sort value of @timestamp (epoch ms); None when absent
-    source: dict[str, Any]
+    """One search hit: where it lives, its sort time, and the record (empty without source)."""
+
+    __slots__ = ("id", "index", "millis", "source")
+
+    def __init__(self, index: str, id: str, millis: int | None, source: dict[str, Any]) -> None:
+        self.index = index
+        self.id = id
+        self.millis = millis  # the sort value of @timestamp (epoch ms); None when absent
+        self.source = source
 
 
 def _deepest_reason(error: Any) -> str | None:
