@@ -87,7 +87,9 @@ def backoff(attempts: int, initial: float, cap: float, jitter: float) -> float:
 
 
 def action_line(index: str, doc_id: str) -> bytes:
-    return orjson.dumps({"create": {"_index": index, "_id": doc_id}})
+    """`{"create":{"_index":...,"_id":...}}`, sized exactly: orjson's own output buffer is
+    ~4 KiB whatever the length, which would be kept for every record held in memory."""
+    return b'{"create":{"_index":%b,"_id":%b}}' % (orjson.dumps(index), orjson.dumps(doc_id))
 
 
 def classify_item(status: int, error: Any) -> tuple[Outcome, str | None]:

@@ -20,7 +20,7 @@ from kafka_logging import record as wire
 
 _MAX_CACHE = 4096
 _JSON = wire.Encoding.JSON.value
-_OVERHEAD = 600  # bytes per Doc beyond its payloads: object, action line, headers, tuples
+_OVERHEAD = 700  # bytes per Doc beyond its payloads: object, action line, headers, tuples
 
 
 class Router:
@@ -81,7 +81,8 @@ class Router:
             source = value.replace(b"\n", b" ") if b"\n" in value else value
         else:
             record = wire.decode(value, headers)
-            source = wire.encode_json(record)
+            # A right-sized copy: orjson's output buffer is ~4 KiB whatever the length.
+            source = bytes(memoryview(wire.encode_json(record)))
         index, event_time = self.route(record.get("@timestamp"), kafka_ms)
         event = record.get("event")
         doc_id = event.get("id") if type(event) is dict else None

@@ -42,7 +42,9 @@ log = logging.getLogger(__name__)
 
 # Ours unless the operator's kafka.librdkafka says otherwise.
 CONSUMER_DEFAULTS: dict[str, Any] = {
-    "queued.max.messages.kbytes": 16384,  # librdkafka's prefetch, per partition: bound RSS
+    # librdkafka's prefetch (per partition) and fetch size count toward RSS: keep them bounded.
+    "queued.max.messages.kbytes": 8192,
+    "fetch.max.bytes": 16 * 1024 * 1024,
     "fetch.wait.max.ms": 100,
 }
 PRODUCER_DEFAULTS: dict[str, Any] = {"linger.ms": 5, "compression.type": "lz4"}
@@ -271,7 +273,7 @@ class Indexer:
                 tp, offset, gen, message.key(), value, headers, message.timestamp()[1]
             )
         except RecordDecodeError as exc:
-            size = len(value or b"") + 600
+            size = len(value or b"") + 700
             self._buffered += size
             self._dlq.send(
                 tp,
