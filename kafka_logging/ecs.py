@@ -20,7 +20,9 @@ strings at serialisation (never an exception).
 
 from __future__ import annotations
 
+import itertools
 import logging
+import os
 import socket
 import time
 import traceback
@@ -29,7 +31,7 @@ from typing import Any
 
 from pythonjsonlogger.core import RESERVED_ATTRS, BaseJsonFormatter, merge_record_extra
 
-from kafka_logging.record import ECS_VERSION, Record, encode_json, random_event_id
+from kafka_logging.record import ECS_VERSION, Record, encode_json
 from kafka_logging.redact import Redactor
 
 # Attributes the handler stores on a LogRecord (underscore: python-json-logger skips them).
@@ -86,6 +88,22 @@ class EcsFormatter(BaseJsonFormatter):
         self.redactor = redactor
         self._second = -1
         self._second_text = ""
+        self._pid = -1
+        self._id_prefix = ""
+        self._id_counter = itertools.count()
+
+    def event_id(self) -> str:
+        """A fresh 128-bit id: 64 random bits drawn once per process, then a 64-bit counter.
+
+        Unique within the process by the counter and across processes by the random part
+        (re-drawn after fork, since the pid changes); cheaper than 16 random bytes each.
+        """
+        pid = os.getpid()
+        if pid != self._pid:
+            self._id_prefix = os.urandom(8).hex()
+            self._id_counter = itertools.count()
+            self._pid = pid
+        return f"{self._id_prefix}{next(self._id_counter):016x}"
 
     # -- python-json-logger hooks ------------------------------------------------------
     def jsonify_log_record(self, log_data: dict[str, Any]) -> str:
@@ -106,8 +124,7 @@ class EcsFormatter(BaseJsonFormatter):
     def add_fields(
         self, log_data: dict[str, Any], record: logging.LogRecord, message_dict: dict[str, Any]
     ) -> None:
-        extras: dict[str, Any] = dict(message_dict)
-        merge_record_extra(record, extras, reserved=self._skip_fields)
+        extras = self.extras(record, message_dict)
         redactor = self.redactor
 
         message: str = ""
@@ -137,7 +154,7 @@ class EcsFormatter(BaseJsonFormatter):
             "name": record.processName,
             "thread": {"id": record.thread, "name": record.threadName},
         }
-        log_data["event"] = {"id": random_event_id()}
+        log_data["event"] = {"id": self.event_id()}
 
         exc_info = record.exc_info
         if exc_info and exc_info[0] is not None:
@@ -152,8 +169,20 @@ class EcsFormatter(BaseJsonFormatter):
 
         if extras:
             if redactor is not None:
-                extras = redactor.value(extras)
-            merge_extras(log_data, extras)
+                merge_extras(log_data, redactor.value(extras), copied=True)
+            else:
+                merge_extras(log_data, extras)
+
+    def extras(self, record: logging.LogRecord, message_dict: dict[str, Any]) -> dict[str, Any]:
+        """python-json-logger's `merge_record_extra`, with the reserved names removed by one
+        set difference first (most records carry no or few extras)."""
+        attrs = record.__dict__
+        names = attrs.keys() - self._skip_fields
+        if not names:
+            return message_dict
+        if message_dict:
+            return merge_record_extra(record, message_dict, reserved=self._skip_fields)
+        return {k: attrs[k] for k in names if not (type(k) is str and k[:1] == "_")}
 
     def error_fields(
         self, record: logging.LogRecord, exc_info: Any, redactor: Redactor | None
@@ -179,8 +208,11 @@ class EcsFormatter(BaseJsonFormatter):
         return f"{self._second_text}.{micros:06d}Z"
 
 
-def merge_extras(target: dict[str, Any], extras: Mapping[Any, Any]) -> None:
-    """Merge `extra=` fields into an ECS record without overwriting any ECS field."""
+def merge_extras(target: dict[str, Any], extras: Mapping[Any, Any], copied: bool = False) -> None:
+    """Merge `extra=` fields into an ECS record without overwriting any ECS field.
+
+    Mappings are copied first (so merging never mutates the caller's objects) unless
+    `copied` says they already are (the redactor rebuilds every container)."""
     conflicts: dict[str, Any] = {}
     for name, given in extras.items():
         key, value = name, given
@@ -189,6 +221,12 @@ def merge_extras(target: dict[str, Any], extras: Mapping[Any, Any]) -> None:
             for part in reversed(parts[1:]):
                 value = {part: value}
             key = parts[0]
+        if copied:
+            if key not in target:
+                target[key] = value
+                continue
+        elif type(value) is dict or isinstance(value, Mapping):
+            value = _own(value)
         _merge(target, key, value, str(key), conflicts)
     if conflicts:
         existing = target.get("extra")
@@ -205,10 +243,10 @@ def _merge(
     target: dict[Any, Any], key: Any, value: Any, path: str, conflicts: dict[str, Any]
 ) -> None:
     if key not in target:
-        target[key] = _own(value)
+        target[key] = value
         return
     existing = target[key]
-    if isinstance(existing, dict) and isinstance(value, Mapping):
+    if type(existing) is dict and isinstance(value, Mapping):
         for k, v in value.items():
             _merge(existing, k, v, f"{path}.{k}", conflicts)
         return
@@ -217,6 +255,6 @@ def _merge(
 
 def _own(value: Any) -> Any:
     """Copy mappings (not leaves) so later merges never mutate the caller's objects."""
-    if isinstance(value, Mapping):
+    if type(value) is dict or isinstance(value, Mapping):
         return {k: _own(v) for k, v in value.items()}
     return value

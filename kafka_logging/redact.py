@@ -41,6 +41,7 @@ class Redactor:
     def __init__(
         self, keys: Iterable[str] = DEFAULT_KEYS, patterns: Iterable[str] = DEFAULT_PATTERNS
     ) -> None:
+        patterns = tuple(patterns)
         self.keys = tuple(k.lower().replace("-", "_") for k in keys if k)
         compiled: list[re.Pattern[str]] = []
         for pattern in patterns:
@@ -49,6 +50,9 @@ class Redactor:
             except re.error as exc:
                 raise ValueError(f"redact_patterns: {pattern!r} is not a regex: {exc}") from None
         self.patterns = tuple(compiled)
+        # With only the default patterns, one case-insensitive keyword scan rules most
+        # strings out before any full pattern runs.
+        self._defaults = patterns == DEFAULT_PATTERNS
         self._key_cache: dict[str, bool] = {}
 
     def secret_key(self, key: object) -> bool:
@@ -63,6 +67,12 @@ class Redactor:
         return known
 
     def text(self, value: str) -> str:
+        if self._defaults:
+            low = value.lower()
+            if not (
+                "pass" in low or "secret" in low or "token" in low or "key" in low or "auth" in low
+            ):
+                return value  # none of the default patterns' keywords occurs: nothing to do
         for pattern in self.patterns:
             if "value" in pattern.groupindex:
                 value = pattern.sub(_replace_value_group, value)
@@ -72,17 +82,19 @@ class Redactor:
 
     def value(self, value: Any, depth: int = 0) -> Any:
         """A copy of `value` with secret keys and patterns redacted (containers rebuilt)."""
+        kind = type(value)
+        if kind is str:
+            return self.text(value) if self.patterns else value
+        if kind is int or kind is float or kind is bool or value is None or depth > 32:
+            return value
+        if kind is dict or isinstance(value, Mapping):
+            secret = self.secret_key
+            redact = self.value
+            return {k: REDACTED if secret(k) else redact(v, depth + 1) for k, v in value.items()}
+        if kind is list or kind is tuple:
+            return [self.value(v, depth + 1) for v in value]
         if isinstance(value, str):
             return self.text(value) if self.patterns else value
-        if depth > 32:
-            return value
-        if isinstance(value, Mapping):
-            return {
-                k: REDACTED if self.secret_key(k) else self.value(v, depth + 1)
-                for k, v in value.items()
-            }
-        if isinstance(value, (list, tuple)):
-            return [self.value(v, depth + 1) for v in value]
         return value
 
 
