@@ -382,8 +382,9 @@ def search(
 
 TAIL_HELP = """Print new records straight from Kafka as they arrive, until Ctrl-C.
 
-Reads every partition of --topic from its end (--from-beginning: from the start) without a
-consumer group and without committing offsets, so it never disturbs the indexers.
+Reads every partition of --topic from its end (--from-beginning: from the start; --since:
+from the first record Kafka stamped at or after that time) without a consumer group and
+without committing offsets, so it never disturbs the indexers.
 Records from different partitions are interleaved as they arrive.
 
 QUERY is NOT Lucene: whitespace-separated terms that must all match (quote to group words):
@@ -408,6 +409,12 @@ error (Kafka unreachable after --timeout, unknown topic), 2 on a usage mistake, 
     help="The topic to read.",
 )
 @click.option("--from-beginning", is_flag=True, help="Start at the oldest retained record.")
+@click.option(
+    "--since",
+    type=TimeType(),
+    default=None,
+    help=f"Start at the first record Kafka stamped at or after this time ({timeparse.HELP}).",
+)
 @click.option(
     "-n",
     "--limit",
@@ -444,12 +451,15 @@ def tail(
     config_path: str | None,
     topic: str,
     from_beginning: bool,
+    since: datetime | None,
     limit: int | None,
     timeout: float,
     bootstrap_servers: str,
 ) -> None:
     from kafka_logging.search.kafka_tail import KafkaTail  # noqa: PLC0415
 
+    if from_beginning and since is not None:
+        raise click.UsageError("--from-beginning and --since cannot be combined")
     filters = _filters(query, services, hosts, level)
     try:
         matches = filters.matcher()
@@ -468,6 +478,7 @@ def tail(
             settings.client_config(),
             topic,
             from_beginning=from_beginning,
+            since=since,
             timeout=timeout,
             warn=_warn,
         )
@@ -481,7 +492,13 @@ def tail(
             ctx.exit(INTERRUPTED)
         except FatalError as exc:
             raise click.ClickException(str(exc)) from None
-        where = "the beginning" if from_beginning else "the end"
+        where = (
+            "the beginning"
+            if from_beginning
+            else f"{timeparse.to_iso(since)}"
+            if since is not None
+            else "the end"
+        )
         _warn(
             f"tailing {topic} at {settings.bootstrap_servers} ({partitions} partition"
             f"{'s' if partitions != 1 else ''}) from {where}; Ctrl-C to stop"

@@ -12,6 +12,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from typing import Any
 
 from kafka_logging.errors import FatalError
@@ -53,6 +54,7 @@ class KafkaTail:
         topic: str = DEFAULT_TOPIC,
         *,
         from_beginning: bool = False,
+        since: datetime | None = None,
         timeout: float = 10.0,
         warn: Callable[[str], None] = lambda _: None,
         consumer_factory: Callable[[dict[str, Any]], Any] | None = None,
@@ -61,7 +63,10 @@ class KafkaTail:
         from confluent_kafka import Consumer, KafkaException  # noqa: PLC0415 - only tail pays
 
         self._topic = topic
+        if from_beginning and since is not None:
+            raise ValueError("from_beginning and since exclude each other")
         self._from_beginning = from_beginning
+        self._since = since
         self._timeout = timeout
         self._warn = warn
         self._bootstrap = str(config.get("bootstrap.servers", "?"))
@@ -99,7 +104,8 @@ class KafkaTail:
         )
 
     def start(self) -> int:
-        """Assign every partition at its end (or beginning); the number of partitions.
+        """Assign every partition at its end (or beginning, or first record since `since`);
+        the number of partitions.
 
         Raises TailError when Kafka does not answer within `timeout` or the topic is unknown.
         """
@@ -123,21 +129,55 @@ class KafkaTail:
         partitions = sorted(described.partitions)
         if not partitions:
             raise TailError(f"topic {self._topic!r} at {self._bootstrap} has no partitions")
-        assignment = []
-        for partition in partitions:
-            if self._from_beginning:
-                offset = OFFSET_BEGINNING
-            else:
-                try:
-                    _, offset = self._consumer.get_watermark_offsets(
-                        TopicPartition(self._topic, partition), timeout=self._timeout
-                    )
-                except KafkaException as exc:
-                    raise self._unreachable(exc) from None
-            assignment.append(TopicPartition(self._topic, partition, offset))
+        if self._from_beginning:
+            assignment = [TopicPartition(self._topic, p, OFFSET_BEGINNING) for p in partitions]
+        else:
+            assignment = self._end_offsets(partitions)
+            if self._since is not None:
+                assignment = self._offsets_since(assignment, self._since)
         self._consumer.assign(assignment)
         self._last_error = None
         return len(partitions)
+
+    def _end_offsets(self, partitions: list[int]) -> list[Any]:
+        """Each partition at its high watermark, resolved now: whatever is produced after
+        start() returns is read."""
+        from confluent_kafka import KafkaException, TopicPartition  # noqa: PLC0415
+
+        assignment = []
+        for partition in partitions:
+            try:
+                _, high = self._consumer.get_watermark_offsets(
+                    TopicPartition(self._topic, partition), timeout=self._timeout
+                )
+            except KafkaException as exc:
+                raise self._unreachable(exc) from None
+            assignment.append(TopicPartition(self._topic, partition, high))
+        return assignment
+
+    def _offsets_since(self, ends: list[Any], since: datetime) -> list[Any]:
+        """Each partition at its first message stamped at or after `since` (Kafka's message
+        timestamp), or at its end when there is none."""
+        from confluent_kafka import KafkaException, TopicPartition  # noqa: PLC0415
+
+        millis = int(since.timestamp() * 1000)
+        query = [TopicPartition(self._topic, tp.partition, millis) for tp in ends]
+        try:
+            found = self._consumer.offsets_for_times(query, timeout=self._timeout)
+        except KafkaException as exc:
+            raise self._unreachable(exc) from None
+        by_partition = {tp.partition: tp for tp in found}
+        assignment = []
+        for end in ends:
+            hit = by_partition.get(end.partition)
+            if hit is not None and hit.error is not None:
+                raise TailError(
+                    f"cannot find offsets by time in {self._topic}[{end.partition}]: "
+                    f"{hit.error.str()}"
+                )
+            offset = hit.offset if hit is not None and hit.offset >= 0 else end.offset
+            assignment.append(TopicPartition(self._topic, end.partition, offset))
+        return assignment
 
     def batches(
         self, stop: threading.Event, size: int = 500, matches: Callable[[Record], bool] = _any

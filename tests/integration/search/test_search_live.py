@@ -251,3 +251,26 @@ def test_tail_kafka_that_never_answers_is_bounded() -> None:
         )  # fmt: skip
     assert result.returncode == 1
     assert result.stderr.startswith(f"Error: cannot reach Kafka at {address} within 2s")
+
+
+def test_tail_since_starts_at_kafka_timestamps(kafka_bootstrap: str, topic: str) -> None:
+    """--since 30m skips records Kafka stamped an hour ago and prints the recent ones."""
+    from confluent_kafka import Producer
+
+    now = datetime.now(UTC)
+    producer = Producer({"bootstrap.servers": kafka_bootstrap})
+    for message, age in (("old 1", 3600), ("old 2", 3600), ("new 1", 60), ("new 2", 1)):
+        value, headers = as_message(make_record(now, message))
+        stamp = int((now.timestamp() - age) * 1000)
+        producer.produce(topic, value, headers=headers, timestamp=stamp)
+    assert producer.flush(30) == 0
+    result = subprocess.run(
+        [KAFKA_LOGGING, "tail", "--topic", topic, "--bootstrap-servers", kafka_bootstrap,
+         "--since", "30m", "--limit", "2", "--format", "ndjson"],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert [json.loads(line)["message"] for line in result.stdout.splitlines()] == [
+        "new 1",
+        "new 2",
+    ]

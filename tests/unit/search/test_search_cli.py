@@ -259,3 +259,10 @@ def test_config_without_the_needed_section_is_an_error(tmp_path: Path) -> None:
     result = run("search", "--config", str(config))
     assert result.exit_code == 1
     assert result.output.strip() == f"Error: {config} has no `elasticsearch:` section"
+
+
+def test_tail_since_with_from_beginning_is_a_usage_error() -> None:
+    """tail --since and --from-beginning are two different starting points."""
+    result = run("tail", "--since", "5m", "--from-beginning")
+    assert result.exit_code == 2
+    assert "--from-beginning and --since cannot be combined" in result.output

@@ -216,3 +216,31 @@ def test_batches_apply_the_matcher_and_skip_empty_fetches() -> None:
     consumer.stop = threading.Event()
     got = list(tail.batches(consumer.stop, matches=lambda r: r["message"].startswith("keep")))
     assert [[r["message"] for r in b] for b in got] == [["keep 1"], ["keep 2"]]
+
+
+def test_since_starts_at_offsets_for_times_or_the_end() -> None:
+    """--since: each partition at Kafka's first offset at/after the time; a partition with
+    nothing that recent starts at its end."""
+    from datetime import UTC, datetime
+
+    asked: list[TopicPartition] = []
+
+    def offsets_for_times(query: list[TopicPartition], timeout: float) -> list[TopicPartition]:
+        asked.extend(query)
+        found = {0: 4, 1: -1, 2: 0}
+        return [TopicPartition(tp.topic, tp.partition, found[tp.partition]) for tp in query]
+
+    since = datetime(2026, 11, 22, 4, 0, tzinfo=UTC)
+    tail, consumer, _ = make(since=since)
+    consumer.offsets_for_times = offsets_for_times  # type: ignore[attr-defined]
+    tail.start()
+    assert {tp.offset for tp in asked} == {int(since.timestamp() * 1000)}
+    assert [(tp.partition, tp.offset) for tp in consumer.assigned] == [(0, 4), (1, 20), (2, 0)]
+
+
+def test_since_and_from_beginning_exclude_each_other() -> None:
+    """Asking for both is a programming error."""
+    from datetime import UTC, datetime
+
+    with pytest.raises(ValueError, match="exclude each other"):
+        make(from_beginning=True, since=datetime(2026, 1, 1, tzinfo=UTC))
