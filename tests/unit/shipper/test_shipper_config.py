@@ -76,3 +76,33 @@ def test_cli_reports_a_missing_config_file(tmp_path: Path) -> None:
     result = CliRunner().invoke(ship, ["--config", str(tmp_path / "nope.yaml")])
     assert result.exit_code == 1
     assert "cannot read config file" in result.output
+
+
+def test_the_daemonset_config_map_holds_a_valid_shipper_config() -> None:
+    """The Kubernetes manifest parses and its embedded shipper.yaml validates."""
+    import yaml
+
+    manifest = EXAMPLE.parent / "kubernetes" / "shipper-daemonset.yaml"
+    docs = list(yaml.safe_load_all(manifest.read_text()))
+    kinds = [d["kind"] for d in docs]
+    assert "DaemonSet" in kinds
+    [config_map] = [d for d in docs if d["kind"] == "ConfigMap"]
+    data = yaml.safe_load(config_map["data"]["shipper.yaml"])
+    data["kafka"].pop("sasl_password_file")  # read only when connecting
+    config = parse(data, ShipperConfig, environ={})
+    assert config.inputs[0].paths == ["/var/log/pods/**/*.log"]
+
+
+def test_the_systemd_unit_is_sandboxed_and_stops_gracefully() -> None:
+    """The unit runs `ship`, stops with SIGTERM and carries the sandboxing options."""
+    unit = (EXAMPLE.parent / "systemd" / "kafka-logging-shipper.service").read_text()
+    for option in (
+        "ExecStart=/usr/local/bin/kafka-logging ship --config",
+        "KillSignal=SIGTERM",
+        "NoNewPrivileges=yes",
+        "ProtectSystem=strict",
+        "StateDirectory=kafka-logging/shipper",
+        "CapabilityBoundingSet=",
+        "SystemCallFilter=@system-service",
+    ):
+        assert option in unit
