@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import socket
 import subprocess
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -274,3 +274,50 @@ def test_terminal_output_is_coloured(es_url: str, corpus: Corpus) -> None:
     output = b"".join(chunks).decode()
     assert "\x1b[" in output
     assert "out of memory" in output
+
+
+def test_search_on_indices_made_by_the_indexer_template(es_url: str, index: str) -> None:
+    """The contract with the indexer: on daily indices mapped by indexer/template.py, every
+    filter and field query finds what it should."""
+    from elasticsearch import Elasticsearch, helpers
+    from search_helpers import build_records, daily
+
+    from indexer.config import IndexSettings
+    from indexer.template import build_template
+
+    settings = IndexSettings(pattern=f"{index}-%Y.%m.%d", template_name=index, replicas=0)
+    now = datetime.now(UTC).replace(microsecond=0)
+    records = build_records(now)
+    with Elasticsearch(es_url) as es:
+        es.indices.put_index_template(name=index, **build_template(settings))
+        try:
+            actions = (
+                {
+                    "_index": daily(index, datetime.fromisoformat(r["@timestamp"])),
+                    "_id": r["event"]["id"],
+                    "_source": r,
+                }
+                for r in records
+            )
+            helpers.bulk(es, actions, refresh="wait_for")
+            expected = {
+                ("payment failed",): 1,
+                ("order_id:42",): 1,
+                ("user.id:u-7",): 1,
+                ("labels.env:prod",): 1,
+                ("error.type:ValueError",): 1,
+                ("--level", "warning"): 4,
+                ("--service", "BILLING"): 4,
+                ("--host", "db-1"): 3,
+                ("--since", "all", "-n", "5000"): len(records),
+            }
+            for args, count in expected.items():
+                result = CliRunner().invoke(
+                    main,
+                    ["search", "--elasticsearch", es_url, "--index", f"{index}-*",
+                     "--format", "ndjson", *args],
+                )  # fmt: skip
+                assert result.exit_code == 0, (args, result.output)
+                assert len(result.stdout.splitlines()) == count, args
+        finally:
+            es.indices.delete_index_template(name=index)
