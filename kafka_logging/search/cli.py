@@ -357,12 +357,13 @@ def search(
     kwargs = {"max_retries": 1, **settings.client_kwargs()}
     out = sys.stdout
     renderer = make_renderer(fmt, out, color=_use_color(color, out), verbose=verbose)
+    url = ", ".join(settings.hosts)
     try:
         client = Elasticsearch(**kwargs)
     except (ValueError, TypeError) as exc:
-        raise click.ClickException(f"cannot use Elasticsearch at {es_url}: {exc}") from None
+        raise click.ClickException(f"cannot use Elasticsearch at {url}: {exc}") from None
     with client:
-        searcher = EsSearcher(client, index, url=", ".join(settings.hosts))
+        searcher = EsSearcher(client, index, url=url)
         if follow:
             batches: Iterable[Batch] = searcher.follow(
                 filters,

@@ -266,3 +266,14 @@ def test_tail_since_with_from_beginning_is_a_usage_error() -> None:
     result = run("tail", "--since", "5m", "--from-beginning")
     assert result.exit_code == 2
     assert "--from-beginning and --since cannot be combined" in result.output
+
+
+def test_bad_client_passthrough_or_url_is_one_line(tmp_path: Path) -> None:
+    """An option the Elasticsearch client refuses, or a URL it cannot use: one line, exit 1."""
+    config = tmp_path / "c.yaml"
+    config.write_text("elasticsearch:\n  client:\n    no_such_kwarg: 1\n")
+    bad_option = run("search", "--config", str(config))
+    bad_url = run("search", "--elasticsearch", "foo:bar")
+    assert bad_option.exit_code == bad_url.exit_code == 1
+    assert "unexpected keyword argument 'no_such_kwarg'" in bad_option.output
+    assert bad_url.output.startswith("Error: cannot use Elasticsearch at foo:bar: ")
