@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
 import re
 import shutil
 import signal
@@ -189,3 +190,26 @@ def make_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
             service.thaw()
         service.stop()
         shutil.rmtree(base, ignore_errors=True)
+
+
+def _bindable(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+@pytest.fixture(scope="session")
+def free_port_block() -> Any:
+    """Factory: `free_port_block(n)` -> the first of n consecutive loopback ports free now."""
+
+    def find(size: int) -> int:
+        for _ in range(200):
+            start = random.randrange(20000, 60000 - size)
+            if all(_bindable(p) for p in range(start, start + size)):
+                return start
+        raise RuntimeError(f"no block of {size} free ports found")
+
+    return find

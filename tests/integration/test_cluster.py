@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import os
-import random
 import shutil
-import socket
 import tempfile
 import threading
 import time
@@ -25,26 +23,8 @@ from kafka_logging.stack.settings import StackSettings, default_cache_dir
 BROKERS = ["kafka", "kafka-2", "kafka-3"]
 
 
-def _free(port: int) -> bool:
-    with socket.socket() as sock:
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-        return True
-
-
-def free_port_block(size: int) -> int:
-    """The first port of `size` consecutive ports that are all free right now."""
-    for _ in range(200):
-        start = random.randrange(20000, 60000 - size)
-        if all(_free(p) for p in range(start, start + size)):
-            return start
-    raise RuntimeError(f"no block of {size} free ports found")
-
-
 @pytest.fixture(scope="module")
-def cluster() -> Iterator[StackSettings]:
+def cluster(free_port_block: Any) -> Iterator[StackSettings]:
     """Three brokers (each also a controller) on free loopback ports, private to this module."""
     base = Path(tempfile.mkdtemp(prefix="kl-cluster-", dir="/var/tmp"))
     os.chmod(base, 0o755)

@@ -4,9 +4,7 @@ basic auth, used through the project's own config, with clear errors for the usu
 from __future__ import annotations
 
 import os
-import random
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -29,35 +27,19 @@ from kafka_logging.stack.settings import StackSettings, default_cache_dir
 BIN = Path(sys.executable).parent / "kafka-logging"
 
 
-def _free_block(size: int) -> int:
-    for _ in range(200):
-        start = random.randrange(20000, 59000)
-        ok = True
-        for port in range(start, start + size):
-            with socket.socket() as sock:
-                try:
-                    sock.bind(("127.0.0.1", port))
-                except OSError:
-                    ok = False
-                    break
-        if ok:
-            return start
-    raise RuntimeError("no free port block")
-
-
 @pytest.fixture(scope="module")
-def secure() -> Iterator[StackSettings]:
+def secure(free_port_block: Any) -> Iterator[StackSettings]:
     """A private stack in secure mode: Kafka SASL_SSL on port + 100, Elasticsearch on HTTPS."""
     base = Path(tempfile.mkdtemp(prefix="kl-secure-", dir="/var/tmp"))
     os.chmod(base, 0o755)
-    start = _free_block(2)
+    start = free_port_block(2)
     settings = StackSettings(
         cache_dir=default_cache_dir(),
         data_dir=base,
         kafka_port=start,
         kafka_controller_port=start + 1,
-        es_port=_free_block(1),
-        es_transport_port=_free_block(1),
+        es_port=free_port_block(1),
+        es_transport_port=free_port_block(1),
         kafka_heap="384m",
         es_heap="512m",
         secure=True,
