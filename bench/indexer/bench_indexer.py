@@ -591,9 +591,10 @@ def main() -> None:
                         "ratio_two_workers": two["docs_per_s"] / best,
                     }
                 )
+                last = rounds[-1]
                 say(
                     f"round {r + 1}: ceiling {best:,.0f}/s; one worker"
-                    f" {rounds[-1]['ratio_one_worker']:.0%}, two {rounds[-1]['ratio_two_workers']:.0%}"
+                    f" {last['ratio_one_worker']:.0%}, two {last['ratio_two_workers']:.0%}"
                 )
             results["rounds"] = rounds
             results["median_ratio_one_worker"] = statistics.median(
