@@ -230,25 +230,25 @@ class Tty(io.StringIO):
 def test_colour_auto_on_a_terminal_unless_no_color(monkeypatch: pytest.MonkeyPatch) -> None:
     """auto: colour on a terminal, plain on a pipe, plain when NO_COLOR is set; always/never
     override."""
-    from kafka_logging.search.cli import _use_color
+    from kafka_logging.search.output import use_color
 
     monkeypatch.delenv("NO_COLOR", raising=False)
-    assert _use_color("auto", Tty())
-    assert not _use_color("auto", io.StringIO())
-    assert _use_color("always", io.StringIO())
-    assert not _use_color("never", Tty())
+    assert use_color("auto", Tty())
+    assert not use_color("auto", io.StringIO())
+    assert use_color("always", io.StringIO())
+    assert not use_color("never", Tty())
     monkeypatch.setenv("NO_COLOR", "1")
-    assert not _use_color("auto", Tty())
+    assert not use_color("auto", Tty())
 
 
 def test_take_cuts_batches_at_the_limit() -> None:
     """tail --limit: batches pass whole until the limit, the last one is cut, then it stops."""
-    from kafka_logging.search.cli import _take
+    from kafka_logging.search.output import take
 
     batches = iter([[{"n": 1}, {"n": 2}], [{"n": 3}, {"n": 4}], [{"n": 5}]])
-    assert [list(b) for b in _take(batches, 3)] == [[{"n": 1}, {"n": 2}], [{"n": 3}]]
+    assert [list(b) for b in take(batches, 3)] == [[{"n": 1}, {"n": 2}], [{"n": 3}]]
     assert next(batches) == [{"n": 5}]  # not consumed past the limit
-    assert [list(b) for b in _take(iter([[{"n": 1}]]), None)] == [[{"n": 1}]]
+    assert [list(b) for b in take(iter([[{"n": 1}]]), None)] == [[{"n": 1}]]
 
 
 def test_config_without_the_needed_section_is_an_error(tmp_path: Path) -> None:
