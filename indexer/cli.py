@@ -39,7 +39,7 @@ def index(config_path: str) -> None:
     log = logging.getLogger("indexer")
     try:
         indexer = Indexer(config)
-    except (FatalError, OSError) as exc:
+    except (FatalError, OSError, ValueError) as exc:
         raise click.ClickException(f"cannot start the indexer: {exc}") from None
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:

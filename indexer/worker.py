@@ -40,6 +40,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+_PARTITION_EOF = -191  # confluent_kafka.KafkaError._PARTITION_EOF: not an error
+
 # Ours unless the operator's kafka.librdkafka says otherwise.
 CONSUMER_DEFAULTS: dict[str, Any] = {
     # librdkafka's prefetch (per partition) and fetch size count toward RSS: keep them bounded.
@@ -217,7 +219,7 @@ class Indexer:
             try:
                 install_template(self._es, self._config.index)
             except RetryableError as exc:
-                self._health = {"status": "starting", "reason": str(exc), "updated": self._clock()}
+                self._health = {"status": "stalled", "reason": str(exc), "updated": self._clock()}
                 log.warning("cannot install the index template yet (%s); retrying", exc)
                 self._stopping.wait(delay * (0.5 + self._jitter()))
                 delay = min(delay * 2, self._max_backoff)
@@ -226,6 +228,8 @@ class Indexer:
         return False
 
     def _loop(self) -> None:
+        from confluent_kafka import KafkaException  # noqa: PLC0415
+
         consume = self._consumer.consume
         fetch = self._config.consumer.fetch_batch
         take = self._take
@@ -242,7 +246,15 @@ class Indexer:
                 timeout = 0.02
             else:
                 timeout = 0.25
-            for message in consume(fetch, timeout):
+            try:
+                messages = consume(fetch, timeout)
+            except KafkaException as exc:
+                error = exc.args[0] if exc.args else exc
+                if getattr(error, "fatal", lambda: False)():
+                    raise FatalError(f"Kafka consumer failed: {error}") from exc
+                log.warning("consume: %s", error)
+                continue
+            for message in messages:
                 take(message)
 
     def _step(self, now: float, wait: float = 0.0, force: bool = False, flow: bool = True) -> None:
@@ -258,7 +270,7 @@ class Indexer:
         if err is not None:
             if err.fatal():
                 self._fatal = f"Kafka consumer failed: {err}"
-            elif err.code() != -191:  # _PARTITION_EOF
+            elif err.code() != _PARTITION_EOF:
                 log.warning("consumer: %s", err)
             return
         tp = (message.topic(), message.partition())
@@ -475,14 +487,13 @@ class Indexer:
             log.warning("commit of %s failed: %s", positions, exc)
             self._tracker.uncommit(positions)
             return
-        failed = [p for p in answered or () if p.error is not None]
-        if failed:
-            self._on_commit(failed[0].error, failed)
+        self._on_commit(None, list(answered or ()))
 
     def _on_commit(self, err: Any, partitions: list[Any]) -> None:
-        if err is not None:
-            log.warning("asynchronous commit failed: %s", err)
-            self._tracker.uncommit({(p.topic, p.partition): p.offset for p in partitions})
+        failed = partitions if err is not None else [p for p in partitions if p.error]
+        if failed:
+            log.warning("commit failed: %s", err or failed[0].error)
+            self._tracker.uncommit({(p.topic, p.partition): p.offset for p in failed})
 
     def _housekeeping(self, now: float) -> None:
         from confluent_kafka import KafkaException  # noqa: PLC0415
