@@ -274,3 +274,28 @@ def test_tail_since_starts_at_kafka_timestamps(kafka_bootstrap: str, topic: str)
         "new 1",
         "new 2",
     ]
+
+
+@pytest.mark.timeout(300)
+def test_tail_rides_out_a_broker_restart(make_service: Any, spawn: Any) -> None:
+    """A private broker stops under a running tail: tail warns on stderr (no crash, no
+    exit), and prints what is produced once the broker is back."""
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    kafka = make_service("kafka")
+    name = "tail-restart"
+    admin = AdminClient({"bootstrap.servers": kafka.address})
+    admin.create_topics([NewTopic(name, num_partitions=1, replication_factor=1)])[name].result(30)
+    tail = spawn(
+        "tail", "--topic", name, "--bootstrap-servers", kafka.address, "--format", "ndjson"
+    )
+    tail.err.until("tailing")
+    produce(kafka.address, name, [as_message(make_record(datetime.now(UTC), "before"))])
+    assert json.loads(tail.out.next())["message"] == "before"
+    kafka.stop()
+    assert "(retrying)" in tail.err.until(f"Kafka at {kafka.address}", timeout=60)
+    assert tail.process.poll() is None
+    kafka.start()
+    produce(kafka.address, name, [as_message(make_record(datetime.now(UTC), "after"))])
+    assert json.loads(tail.out.next(timeout=90))["message"] == "after"
+    assert tail.stop() == INTERRUPTED
