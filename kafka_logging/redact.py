@@ -88,14 +88,32 @@ class Redactor:
         if kind is int or kind is float or kind is bool or value is None or depth > 32:
             return value
         if kind is dict or isinstance(value, Mapping):
-            secret = self.secret_key
-            redact = self.value
-            return {k: REDACTED if secret(k) else redact(v, depth + 1) for k, v in value.items()}
+            return self._mapping(value, depth)
         if kind is list or kind is tuple:
             return [self.value(v, depth + 1) for v in value]
         if isinstance(value, str):
             return self.text(value) if self.patterns else value
         return value
+
+    def _mapping(self, value: Mapping[Any, Any], depth: int) -> dict[Any, Any]:
+        out: dict[Any, Any] = {}
+        cache = self._key_cache
+        patterns = self.patterns
+        for key, item in value.items():
+            secret = cache.get(key) if type(key) is str else None
+            if secret is None:
+                secret = self.secret_key(key)
+            if secret:
+                out[key] = REDACTED
+                continue
+            kind = type(item)
+            if kind is str:
+                out[key] = self.text(item) if patterns else item
+            elif kind is int or kind is float or kind is bool or item is None:
+                out[key] = item
+            else:
+                out[key] = self.value(item, depth + 1)
+        return out
 
 
 def _replace_value_group(match: re.Match[str]) -> str:

@@ -135,6 +135,7 @@ class Worker:
         self._next_probe = 0.0
         self._probe_backoff = settings.probe_interval
         self._flushes: deque[threading.Event] = deque()
+        self._batch_bytes = 0  # bytes of frames collected for the spool in this batch
         self._encoder: Encoder = wire.encode_json
         self._encoding = wire.Encoding.JSON
         self._registry_retry = 0.0
@@ -272,6 +273,7 @@ class Worker:
         topic = self.s.topic
         enc_header = (wire.HEADER_ENCODING, self._encoding.value.encode())
         frames: list[bytes] = []
+        self._batch_bytes = 0
         for index, record in enumerate(batch):
             value, key, eid = self._encode(record)
             if frames or self._must_spool():
@@ -304,6 +306,7 @@ class Worker:
                 self.diag.say("produce", f"produce failed ({reason}: {exc}); record {index}")
         if frames and self.spool is not None:
             self.spool.append(frames)
+        self._batch_bytes = 0
 
     def _encode(self, record: logging.LogRecord) -> tuple[bytes, bytes | None, str]:
         try:
@@ -326,7 +329,7 @@ class Worker:
         spool = self.spool
         assert spool is not None
         frame = encode_frame(entry)
-        pending = sum(len(f) for f in frames)
+        pending = self._batch_bytes
         if not spool.room(pending + len(frame)):
             self._drop("spool_full", levelno)
             return
@@ -336,6 +339,7 @@ class Worker:
             self._drop("spool_shed", levelno)
             return
         frames.append(frame)
+        self._batch_bytes += len(frame)
         self.stats.spooled += 1
 
     def _drop_unsent(self, levelno: int, reason: str) -> None:
@@ -377,9 +381,11 @@ class Worker:
                 self._drop("delivery_failed", logging.WARNING)
             return
         frames: list[bytes] = []
+        self._batch_bytes = 0
         for entry in entries:
             self._spool_or_drop(frames, entry, logging.WARNING)
         self.spool.append(frames)
+        self._batch_bytes = 0
 
     def _on_error(self, err: Any) -> None:
         name = _error_name(err)
@@ -498,7 +504,8 @@ class Worker:
     def _check_flushes(self) -> None:
         if self.queue or self._respool:
             return
-        if self.producer is not None and len(self.producer) > 0:
+        waiting_is_useless = self.down and self.spool is None  # nothing can be delivered now
+        if self.producer is not None and len(self.producer) > 0 and not waiting_is_useless:
             return
         if self.spool is not None and self.spool.pending() and not self.down:
             return  # the broker is up: flush means delivered

@@ -369,3 +369,33 @@ def test_default_producer_settings(
     assert config["compression.type"] == "zstd"
     assert config["security.protocol"] == "SSL"
     assert config["linger.ms"] == 50
+
+
+def test_import_stays_light() -> None:
+    """`import kafka_logging` (and resolving KafkaHandler) pulls in neither click nor
+    elasticsearch."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, kafka_logging; kafka_logging.KafkaHandler; "
+        "bad = [m for m in ('click', 'elasticsearch') if m in sys.modules]; "
+        "print(bad); sys.exit(1 if bad else 0)"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_flush_returns_promptly_when_kafka_is_down_without_spool(
+    make_handler: MakeHandler, logger: logging.Logger, producers: list[FakeProducer]
+) -> None:
+    """With Kafka down and no spool, flush() does not wait for deliveries that cannot happen."""
+    handler = make_handler(flush_timeout=30)
+    logger.addHandler(handler)
+    logger.info("start")
+    assert handler.flush(5)
+    producers[0].go_down()
+    logger.info("cannot be delivered now")
+    start = time.monotonic()
+    assert not handler.flush()
+    assert time.monotonic() - start < 10
