@@ -185,9 +185,13 @@ def search(
         else:
             batches = [searcher.search(filters, limit, newest_first=not reverse)]
         count = print_all(ctx, batches, renderer)
-    if count == 0 and not follow:
+    if follow:
+        return
+    if count == 0:
         window = f"since {timeparse.to_iso(since)}" if since else "at any time"
         warn(f"no records match in {index} {window}")
+    elif count == limit:
+        warn(f"stopped at --limit {limit}; there may be more matches")
 
 
 TAIL_HELP = """Print new records straight from Kafka as they arrive, until Ctrl-C.

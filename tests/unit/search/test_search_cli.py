@@ -277,3 +277,11 @@ def test_bad_client_passthrough_or_url_is_one_line(tmp_path: Path) -> None:
     assert bad_option.exit_code == bad_url.exit_code == 1
     assert "unexpected keyword argument 'no_such_kwarg'" in bad_option.output
     assert bad_url.output.startswith("Error: cannot use Elasticsearch at foo:bar: ")
+
+
+def test_reaching_the_limit_is_said_on_stderr(fake_es: list[dict[str, Any]]) -> None:
+    """When --limit records were printed, stderr says more may match; stdout stays clean."""
+    result = run("search", "--limit", "1", "--format", "ndjson")
+    assert result.exit_code == 0
+    assert len(result.stdout.splitlines()) == 1
+    assert "stopped at --limit 1; there may be more matches" in result.stderr
