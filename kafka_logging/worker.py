@@ -38,6 +38,7 @@ from kafka_logging.spool import Entry, Position, Spool, encode_frame, target_nam
 from kafka_logging.stats import Stats
 
 Encoder = Callable[[wire.Record], bytes]
+ORPHAN_SCAN_INTERVAL = 30.0  # seconds between looks for spools of processes that died
 
 _RETRIABLE_NAMES = frozenset(
     [
@@ -136,6 +137,8 @@ class Worker:
         self._probe_backoff = settings.probe_interval
         self._flushes: deque[threading.Event] = deque()
         self._batch_bytes = 0  # bytes of frames collected for the spool in this batch
+        self._recreate = False
+        self._next_orphan_scan = clock() + ORPHAN_SCAN_INTERVAL
         self._encoder: Encoder = wire.encode_json
         self._encoding = wire.Encoding.JSON
         self._registry_retry = 0.0
@@ -178,11 +181,7 @@ class Worker:
                 done.set()
 
     def _setup(self) -> None:
-        config = dict(self.s.producer_config)
-        config["error_cb"] = self._on_error
-        config["on_delivery"] = self._on_delivery
-        config["logger"] = _KafkaLogger(self.diag)
-        self.producer = self._producer_factory(config)
+        self.producer = self._new_producer()
         if self.s.spool_dir is not None:
             spool = Spool(
                 self.s.spool_dir,
@@ -204,6 +203,28 @@ class Worker:
                 if adopted:
                     self.diag.say("adopt", f"replaying {adopted} spool segment(s) left behind")
         self._choose_encoder()
+
+    def _new_producer(self) -> Any:
+        config = dict(self.s.producer_config)
+        config["error_cb"] = self._on_error
+        config["on_delivery"] = self._on_delivery
+        config["logger"] = _KafkaLogger(self.diag)
+        return self._producer_factory(config)
+
+    def _replace_producer(self) -> None:
+        """After a fatal error (e.g. the idempotent producer's sequence broke) the producer is
+        unusable: take its messages back (spooled, or counted when there is no spool) and
+        start a new one."""
+        self._recreate = False
+        old = self.producer
+        old.purge(in_queue=True, in_flight=True, blocking=False)
+        old.poll(0)
+        if self._respool:
+            self._spool_respooled()
+        self.abandoned.clear()
+        self.abandoned.append(old)  # destroyed with the worker, never mid-callback
+        self.producer = self._new_producer()
+        self.diag.say("fatal", "replaced the Kafka producer after a fatal error")
 
     def _choose_encoder(self) -> None:
         if self.s.encoding is wire.Encoding.JSON:
@@ -237,15 +258,7 @@ class Worker:
             if batch:
                 self._handle(batch)
             self.producer.poll(0)
-            if self._respool:
-                self._spool_respooled()
-            self._pump_replay()
-            if self.spool is not None:
-                self.spool.maybe_sync()
-            if self._flushes:
-                self._check_flushes()
-            if self._registry_retry and self.clock() >= self._registry_retry:
-                self._choose_encoder()
+            self._housekeeping()
             if self.closing.is_set() and not queue:
                 self._shutdown()
                 return
@@ -259,6 +272,23 @@ class Worker:
                 busy = self.in_flight() or self._window or self._flushes or self._respool
                 backlog = self.spool is not None and self.spool.pending()
                 self.wake.wait(0.02 if (busy or backlog) else 0.5)
+
+    def _housekeeping(self) -> None:
+        if self._respool:
+            self._spool_respooled()
+        if self._recreate:
+            self._replace_producer()
+        self._pump_replay()
+        if self.spool is not None:
+            self.spool.maybe_sync()
+            if self.clock() >= self._next_orphan_scan:
+                self._next_orphan_scan = self.clock() + ORPHAN_SCAN_INTERVAL
+                if self.spool.adopt_orphans():
+                    self.diag.say("adopt", "replaying spool segments of a process that died")
+        if self._flushes:
+            self._check_flushes()
+        if self._registry_retry and self.clock() >= self._registry_retry:
+            self._choose_encoder()
 
     def _drain(self) -> list[logging.LogRecord]:
         queue = self.queue
@@ -392,6 +422,8 @@ class Worker:
         if name == "_ALL_BROKERS_DOWN":
             self._set_down("all brokers are down")
         elif getattr(err, "fatal", lambda: False)():
+            self._recreate = True
+            self.stats.fail(f"fatal:{name}")
             self.stats.last_error = f"fatal producer error: {err}"
             self.diag.say("fatal", f"fatal producer error: {err}")
         else:

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from handler_fakes import FakeProducer
+from handler_fakes import FakeError, FakeProducer
 
 from kafka_logging import KafkaHandler
 from kafka_logging.errors import ConfigError
@@ -399,3 +399,35 @@ def test_flush_returns_promptly_when_kafka_is_down_without_spool(
     start = time.monotonic()
     assert not handler.flush()
     assert time.monotonic() - start < 10
+
+
+def test_fatal_producer_error_replaces_the_producer(
+    make_handler: MakeHandler,
+    logger: logging.Logger,
+    producers: list[FakeProducer],
+    tmp_path: Path,
+) -> None:
+    """After a fatal producer error a new producer takes over; the old one's messages are
+    spooled and delivered through the new one, none lost."""
+    handler = make_handler(spool_dir=str(tmp_path))
+    logger.addHandler(handler)
+    logger.info("warm up")
+    assert handler.flush(5)
+    old = producers[0]
+    old.up = False
+    for i in range(3):
+        logger.info("held %d", i)
+    wait_for = threading.Event()
+    deadline = time.monotonic() + 5
+    while len(old.queued) < 3 and time.monotonic() < deadline:
+        wait_for.wait(0.01)
+
+    class Fatal(FakeError):
+        def fatal(self) -> bool:
+            return True
+
+    old.config["error_cb"](Fatal("_FATAL", retriable=False))
+    assert delivered_all(handler)
+    assert len(producers) == 2
+    assert messages(producers[1]) == [f"held {i}" for i in range(3)]
+    assert handler.stats()["failed"] == {"fatal:_FATAL": 1}
