@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import queue
 import subprocess
+import sys
 import threading
 import uuid
 from dataclasses import dataclass, field
@@ -11,7 +12,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
 
-KAFKA_LOGGING = str(Path(__file__).resolve().parents[3] / ".venv" / "bin" / "kafka-logging")
+# The console script of the environment running the tests (whatever VENV the Makefile used).
+KAFKA_LOGGING = str(Path(sys.executable).parent / "kafka-logging")
 
 KEYWORD = {"type": "keyword", "ignore_above": 1024}
 # The shape the indexer's template gives application-logs-* (kept here so these tests do not
