@@ -59,10 +59,20 @@ def _format_ts(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+# ISO 8601 in UTC with "Z" (what most JSON loggers write): normalised with string operations.
+_UTC_Z = re.compile(
+    r"\d{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])T(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d"
+    r"(?:\.(\d{1,6}))?Z"
+).fullmatch
+
+
 def timestamp_normaliser(fmt: str | None) -> Callable[[Any], str | None]:
     """Turns a parsed timestamp value into our ISO 8601 UTC form, or None if unreadable."""
 
     def normalise(value: Any) -> str | None:
+        if fmt is None and isinstance(value, str) and (quick := _UTC_Z(value)) is not None:
+            fraction = quick.group(1) or ""
+            return f"{value[:19]}.{fraction:0<6}Z"
         try:
             if isinstance(value, (int, float)) and not isinstance(value, bool):
                 return _format_ts(datetime.fromtimestamp(float(value), UTC))

@@ -85,6 +85,12 @@ class KafkaSink:
             else:
                 return
 
+    @property
+    def raw_produce(self) -> Any:
+        """The client's own produce(topic, value, key, headers=, on_delivery=); may raise
+        BufferError (then use produce(), which waits)."""
+        return self._producer.produce
+
     def poll(self, timeout: float = 0.0) -> int:
         served: int = self._producer.poll(timeout)
         return served

@@ -33,6 +33,13 @@ class FakeSink:
         if self.auto:
             self.deliver()
 
+    topic = "fake"
+
+    def raw_produce(
+        self, topic: str, value: bytes, key: bytes | None, *, headers: Any, on_delivery: Any
+    ) -> None:
+        self.produce(value, key, headers, on_delivery)
+
     def deliver(self, count: int | None = None) -> None:
         take = self.queued[: count if count is not None else len(self.queued)]
         del self.queued[: len(take)]

@@ -1,0 +1,358 @@
+"""Shipper benchmark: lines/s from a large file to the local broker, acknowledged and
+checkpointed, against `kcat -P` (raw librdkafka, the ceiling) and rsyslog imfile -> omkafka,
+in one run on the same file and broker. Also JSON lines, multiline, and RSS while tailing
+1,000 files.
+
+    .venv/bin/python bench/shipper/bench.py --size-mb 1024
+
+Writes bench/results/shipper-<UTC time>.json. Files go under /var/tmp and are deleted after.
+Every producer uses acks=all + idempotence + lz4 + linger 20 ms. The shipper runs as the real
+CLI process; it is "done" when its checkpoint (written only for acknowledged records) reaches
+the end of the file. kcat and rsyslog are "done" when the topic holds every line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import yaml
+from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka.admin import AdminClient, NewTopic
+
+ROOT = Path(__file__).resolve().parents[2]
+CLI = str(Path(sys.executable).parent / "kafka-logging")
+PRODUCER = {"acks": "all", "enable.idempotence": "true", "linger.ms": "20"}
+PRODUCER["compression.type"] = "lz4"
+
+LEVELS = ["INFO"] * 8 + ["WARN", "ERROR", "DEBUG"]
+PATHS = ["/api/v1/items", "/api/v1/orders", "/health", "/api/v2/users", "/login"]
+
+
+def text_line(rng: random.Random, i: int) -> str:
+    return (
+        f"2026-11-22T04:{i // 60000 % 60:02d}:{i // 1000 % 60:02d}.{i % 1000:03d}Z "
+        f"{rng.choice(LEVELS):5s} [worker-{i % 8}] app.http.handler: request id={i:09d} "
+        f"user=user{rng.randrange(5000)} path={rng.choice(PATHS)}/{rng.randrange(10**6)} "
+        f"status={rng.choice([200, 200, 200, 201, 404, 500])} "
+        f"duration_ms={rng.random() * 100:.2f} trace_id={rng.getrandbits(128):032x} "
+        f"agent=Mozilla/5.0"
+    )
+
+
+def json_line(rng: random.Random, i: int) -> str:
+    stamp = f"2026-11-22T04:{i // 60000 % 60:02d}:{i // 1000 % 60:02d}.{i % 1000:03d}Z"
+    return json.dumps(
+        {
+            "@timestamp": stamp,
+            "log.level": rng.choice(LEVELS).lower(),
+            "message": f"request id={i:09d} path={rng.choice(PATHS)}",
+            "http": {"response": {"status_code": 200}},
+            "user": {"name": f"user{rng.randrange(5000)}"},
+        },
+        separators=(",", ":"),
+    )
+
+
+TRACE = (
+    "Traceback (most recent call last):\n"
+    '  File "/srv/app/handler.py", line 42, in handle\n'
+    "    result = process(request)\n"
+    '  File "/srv/app/process.py", line 7, in process\n'
+    "    raise ValueError(f'bad input {x}')\n"
+    "ValueError: bad input 42"
+)
+
+
+def generate(path: Path, size: int, kind: str) -> int:
+    """Write about `size` bytes of `kind` lines; returns the number of records."""
+    rng = random.Random(7)
+    records = 0
+    written = 0
+    with open(path, "w") as f:
+        while written < size:
+            chunk = []
+            for _ in range(10000):
+                if kind == "json":
+                    chunk.append(json_line(rng, records))
+                elif kind == "multiline" and records % 10 == 9:
+                    chunk.append(text_line(rng, records) + "\n" + TRACE)
+                else:
+                    chunk.append(text_line(rng, records))
+                records += 1
+            data = "\n".join(chunk) + "\n"
+            f.write(data)
+            written += len(data)
+    return records
+
+
+def lines_in(path: Path) -> int:
+    with open(path, "rb") as f:
+        return sum(chunk.count(b"\n") for chunk in iter(lambda: f.read(1 << 24), b""))
+
+
+def create_topic(bootstrap: str, name: str) -> None:
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    admin.create_topics([NewTopic(name, num_partitions=1, replication_factor=1)])[name].result(30)
+
+
+def delete_topic(bootstrap: str, name: str) -> None:
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    admin.delete_topics([name])[name].result(30)
+
+
+def high_watermark(bootstrap: str, topic: str) -> int:
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "bench-watermark"})
+    try:
+        _low, high = consumer.get_watermark_offsets(TopicPartition(topic, 0), timeout=10)
+        return int(high)
+    finally:
+        consumer.close()
+
+
+def wait_for_topic(bootstrap: str, topic: str, count: int, timeout: float) -> float:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if high_watermark(bootstrap, topic) >= count:
+            return time.monotonic()
+        time.sleep(0.05)
+    raise TimeoutError(f"{topic}: fewer than {count} messages after {timeout}s")
+
+
+def run_kcat(bootstrap: str, path: Path, lines: int) -> dict[str, Any]:
+    topic = f"bench-kcat-{uuid.uuid4().hex[:8]}"
+    create_topic(bootstrap, topic)
+    args = ["kcat", "-P", "-b", bootstrap, "-t", topic, "-l", str(path)]
+    for key, value in PRODUCER.items():
+        args += ["-X", f"{key}={value}"]
+    start = time.monotonic()
+    subprocess.run(args, check=True)
+    end = wait_for_topic(bootstrap, topic, lines, 600)
+    delete_topic(bootstrap, topic)
+    return {"seconds": end - start, "lines_per_s": lines / (end - start)}
+
+
+RSYSLOG_CONF = """
+global(workDirectory="{work}")
+module(load="imfile")
+module(load="omkafka")
+input(type="imfile" File="{file}" Tag="bench" ruleset="tokafka" freshStartTail="off"
+      readMode="0" reopenOnTruncate="on")
+template(name="raw" type="string" string="%msg%")
+ruleset(name="tokafka" queue.type="LinkedList" queue.size="200000"
+        queue.dequeueBatchSize="10000") {{
+  action(type="omkafka" broker=["{bootstrap}"] topic="{topic}" template="raw"
+         confParam=["acks=all", "enable.idempotence=true", "linger.ms=20",
+                    "compression.type=lz4"])
+}}
+"""
+
+
+def run_rsyslog(bootstrap: str, path: Path, lines: int) -> dict[str, Any]:
+    if shutil.which("rsyslogd") is None:
+        return {"skipped": "rsyslogd not installed (apt-get install rsyslog rsyslog-kafka)"}
+    topic = f"bench-rsyslog-{uuid.uuid4().hex[:8]}"
+    create_topic(bootstrap, topic)
+    work = Path(tempfile.mkdtemp(prefix="rsyslog-bench-", dir="/var/tmp"))
+    conf = work / "rsyslog.conf"
+    conf.write_text(RSYSLOG_CONF.format(work=work, file=path, bootstrap=bootstrap, topic=topic))
+    start = time.monotonic()
+    proc = subprocess.Popen(
+        ["rsyslogd", "-n", "-f", str(conf), "-i", str(work / "pid")],
+        stdout=subprocess.DEVNULL,
+        stderr=open(work / "stderr", "w"),  # noqa: SIM115
+    )
+    try:
+        end = wait_for_topic(bootstrap, topic, lines, 900)
+    except TimeoutError as exc:
+        return {"failed": str(exc), "stderr": (work / "stderr").read_text()[-2000:]}
+    finally:
+        proc.terminate()
+        proc.wait(30)
+        delete_topic(bootstrap, topic)
+        shutil.rmtree(work, ignore_errors=True)
+    return {"seconds": end - start, "lines_per_s": lines / (end - start)}
+
+
+def shipper_config(
+    work: Path, bootstrap: str, topic: str, paths: list[str], extra: dict[str, Any]
+) -> Path:
+    data: dict[str, Any] = {
+        "kafka": {"bootstrap_servers": bootstrap},
+        "output": {"topic": topic},
+        "inputs": [{"paths": paths, "service": "bench", **extra}],
+        "checkpoint": {"path": str(work / "checkpoint.json"), "interval_seconds": 0.2},
+        "metrics": {"enabled": False},
+        "limits": {"idle_close_seconds": 5},
+    }
+    path = work / "shipper.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def checkpoint_offsets(path: Path) -> dict[str, int]:
+    try:
+        document = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return {f["path"]: f["offset"] for f in document["body"]["files"]}
+
+
+def run_shipper(bootstrap: str, path: Path, records: int, extra: dict[str, Any]) -> dict[str, Any]:
+    topic = f"bench-shipper-{uuid.uuid4().hex[:8]}"
+    create_topic(bootstrap, topic)
+    work = Path(tempfile.mkdtemp(prefix="shipper-bench-", dir="/var/tmp"))
+    config = shipper_config(work, bootstrap, topic, [str(path)], extra)
+    size = path.stat().st_size
+    start = time.monotonic()
+    proc = subprocess.Popen([CLI, "ship", "--config", str(config), "--log-level", "warning"])
+    peak_rss = 0
+    try:
+        while checkpoint_offsets(work / "checkpoint.json").get(str(path), 0) < size:
+            peak_rss = max(peak_rss, rss_kb(proc.pid))
+            if proc.poll() is not None:
+                raise RuntimeError(f"shipper exited with {proc.returncode}")
+            time.sleep(0.05)
+        end = time.monotonic()
+    finally:
+        proc.terminate()
+        proc.wait(60)
+    in_topic = high_watermark(bootstrap, topic)
+    delete_topic(bootstrap, topic)
+    shutil.rmtree(work, ignore_errors=True)
+    return {
+        "seconds": end - start,
+        "lines_per_s": records / (end - start),
+        "mb_per_s": size / 1e6 / (end - start),
+        "records_in_topic": in_topic,
+        "peak_rss_mb": peak_rss / 1024,
+    }
+
+
+def rss_kb(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def run_many_files(bootstrap: str, count: int, seconds: float) -> dict[str, Any]:
+    """RSS of the shipper while tailing `count` files that keep growing."""
+    topic = f"bench-many-{uuid.uuid4().hex[:8]}"
+    create_topic(bootstrap, topic)
+    work = Path(tempfile.mkdtemp(prefix="shipper-many-", dir="/var/tmp"))
+    logs = work / "logs"
+    logs.mkdir()
+    rng = random.Random(3)
+    for i in range(count):
+        (logs / f"f{i:04d}.log").write_text("".join(text_line(rng, j) + "\n" for j in range(100)))
+    config = shipper_config(work, bootstrap, topic, [str(logs / "*.log")], {})
+    proc = subprocess.Popen([CLI, "ship", "--config", str(config), "--log-level", "warning"])
+    peak = 0
+    written = 100 * count
+    deadline = time.monotonic() + seconds
+    try:
+        while time.monotonic() < deadline:
+            for i in rng.sample(range(count), 100):
+                with open(logs / f"f{i:04d}.log", "a") as f:
+                    f.write(text_line(rng, written) + "\n")
+                written += 1
+            peak = max(peak, rss_kb(proc.pid))
+            time.sleep(0.1)
+        wait_for_topic(bootstrap, topic, written, 120)
+        peak = max(peak, rss_kb(proc.pid))
+    finally:
+        proc.terminate()
+        proc.wait(60)
+        delete_topic(bootstrap, topic)
+        shutil.rmtree(work, ignore_errors=True)
+    return {"files": count, "lines": written, "peak_rss_mb": peak / 1024}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--bootstrap", default="127.0.0.1:9092")
+    parser.add_argument("--size-mb", type=int, default=1024, help="text file size")
+    parser.add_argument("--other-size-mb", type=int, default=256, help="JSON / multiline size")
+    parser.add_argument("--skip-rsyslog", action="store_true")
+    parser.add_argument("--many-files", type=int, default=1000)
+    args = parser.parse_args()
+    results: dict[str, Any] = {
+        "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "machine": {"cpus": os.cpu_count(), "load_before": os.getloadavg()},
+        "producer_settings": PRODUCER,
+    }
+    work = Path(tempfile.mkdtemp(prefix="shipper-bench-data-", dir="/var/tmp"))
+    try:
+        text = work / "text.log"
+        records = generate(text, args.size_mb * 1024 * 1024, "text")
+        size = text.stat().st_size
+        results["text_file"] = {"bytes": size, "lines": records, "avg_line": size / records}
+        print(f"text file: {size / 1e6:.0f} MB, {records} lines", flush=True)
+        results["kcat"] = run_kcat(args.bootstrap, text, records)
+        print("kcat", results["kcat"], flush=True)
+        results["shipper_text"] = run_shipper(args.bootstrap, text, records, {})
+        print("shipper text", results["shipper_text"], flush=True)
+        if not args.skip_rsyslog:
+            results["rsyslog"] = run_rsyslog(args.bootstrap, text, records)
+            print("rsyslog", results["rsyslog"], flush=True)
+        text.unlink()
+        other = args.other_size_mb * 1024 * 1024
+        js = work / "json.log"
+        js_records = generate(js, other, "json")
+        results["shipper_json"] = run_shipper(
+            args.bootstrap, js, js_records, {"parser": {"type": "json"}}
+        )
+        print("shipper json", results["shipper_json"], flush=True)
+        js.unlink()
+        ml = work / "multiline.log"
+        ml_records = generate(ml, other, "multiline")
+        results["shipper_multiline"] = run_shipper(
+            args.bootstrap,
+            ml,
+            ml_records,
+            # The file's last event can only end by timeout: keep that wait short.
+            {"multiline": {"preset": "python", "flush_timeout_seconds": 0.2}},
+        )
+        results["shipper_multiline"]["physical_lines_per_s"] = (
+            lines_in(ml) / results["shipper_multiline"]["seconds"]
+        )
+        print("shipper multiline", results["shipper_multiline"], flush=True)
+        ml.unlink()
+        results["many_files"] = run_many_files(args.bootstrap, args.many_files, 20)
+        print("many files", results["many_files"], flush=True)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    results["ratio_text_vs_kcat"] = (
+        results["shipper_text"]["lines_per_s"] / results["kcat"]["lines_per_s"]
+    )
+    if "lines_per_s" in results.get("rsyslog", {}):
+        results["ratio_text_vs_rsyslog"] = (
+            results["shipper_text"]["lines_per_s"] / results["rsyslog"]["lines_per_s"]
+        )
+    out = (
+        ROOT
+        / "bench"
+        / "results"
+        / f"shipper-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}.json"
+    )
+    out.write_text(json.dumps(results, indent=2) + "\n")
+    print(json.dumps(results, indent=2))
+    print(f"written to {out}")
+
+
+if __name__ == "__main__":
+    main()
