@@ -23,6 +23,10 @@ if TYPE_CHECKING:
 MAX_PAGE = 1000
 _QUERY_FAILURES = frozenset({"query_shard_exception", "parse_exception", "search_parse_exception"})
 DEFAULT_INDEX = "application-logs-*"
+QUERY_HINT = (
+    ' (Lucene syntax: quote phrases like "GET /orders"; escape + - = && || > < ! ( ) { } [ ]'
+    ' ^ " ~ * ? : \\ / with a backslash)'
+)
 
 
 class SearchError(FatalError):
@@ -138,7 +142,7 @@ class EsSearcher:
         if isinstance(exc, self._bad_request):
             if filters.query:
                 return SearchError(
-                    f"Elasticsearch cannot run the query {filters.query!r}: {reason}"
+                    f"Elasticsearch cannot run the query {filters.query!r}: {reason}{QUERY_HINT}"
                 )
             return SearchError(f"Elasticsearch rejected the search: {reason}")
         return SearchError(f"Elasticsearch at {self._url} answered {exc.meta.status}: {reason}")
@@ -153,7 +157,9 @@ class EsSearcher:
         failures = shards.get("failures") or [{}]
         reason = _first_line(_deepest_reason(failures[0].get("reason")) or "unknown reason")
         if filters.query and failures[0].get("reason", {}).get("type") in _QUERY_FAILURES:
-            raise SearchError(f"Elasticsearch cannot run the query {filters.query!r}: {reason}")
+            raise SearchError(
+                f"Elasticsearch cannot run the query {filters.query!r}: {reason}{QUERY_HINT}"
+            )
         raise SearchError(
             f"Elasticsearch at {self._url} failed on {failed} of {shards.get('total', '?')}"
             f" shards of {self._index}: {reason}"
