@@ -112,6 +112,15 @@ class DlqSettings(StrictModel):
     librdkafka: dict[str, str | int | float | bool] = Field(default_factory=dict)
 
 
+class SchemaRegistrySettings(StrictModel):
+    """Where Confluent-wire-format Avro finds its writer schemas (url unset: the schema
+    shipped in kafka_logging is used)."""
+
+    url: str | None = None
+    # Other SchemaRegistryClient settings: basic.auth.user.info, ssl.ca.location, ...
+    config: dict[str, str | int | float | bool] = Field(default_factory=dict)
+
+
 class MetricsSettings(StrictModel):
     """Prometheus `/metrics` and `/health` on one HTTP port (port 0: off)."""
 
@@ -129,6 +138,7 @@ class IndexerConfig(StrictModel):
     retry: RetrySettings = Field(default_factory=RetrySettings)
     index: IndexSettings = Field(default_factory=IndexSettings)
     dlq: DlqSettings = Field(default_factory=DlqSettings)
+    schema_registry: SchemaRegistrySettings = Field(default_factory=SchemaRegistrySettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     # SIGTERM/SIGINT: stop consuming, then finish in-flight work within this deadline.
     shutdown_timeout: float = Field(default=30.0, ge=0)

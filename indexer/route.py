@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -20,14 +21,18 @@ from kafka_logging import record as wire
 
 _MAX_CACHE = 4096
 _JSON = wire.Encoding.JSON.value
+_CONFLUENT = wire.Encoding.AVRO_CONFLUENT.value
 _OVERHEAD = 700  # bytes per Doc beyond its payloads: object, action line, headers, tuples
 
 
 class Router:
     """Builds Docs; decode errors propagate as kafka_logging.record.RecordDecodeError."""
 
-    def __init__(self, pattern: str) -> None:
+    def __init__(
+        self, pattern: str, confluent_avro: Callable[[bytes], wire.Record] | None = None
+    ) -> None:
         self._pattern = pattern
+        self._confluent_avro = confluent_avro
         self._by_day: dict[str, str] = {}
 
     def index_for_day(self, day: date) -> str:
@@ -73,12 +78,16 @@ class Router:
         headers: list[tuple[str, bytes]] | None,
         kafka_ms: int,
     ) -> Doc:
-        """The bulk document for one message. Raises RecordDecodeError."""
+        """The bulk document for one message. Raises RecordDecodeError (dead-letter it) or
+        RetryableError (the schema registry could not be reached: try again)."""
         encoding = wire.header(headers, wire.HEADER_ENCODING) if headers else None
         if value is not None and encoding in (None, _JSON):
             record = wire.decode_json(value)
             # Raw newlines in valid JSON are whitespace: fold them so NDJSON stays one line.
             source = value.replace(b"\n", b" ") if b"\n" in value else value
+        elif encoding == _CONFLUENT and self._confluent_avro is not None and value is not None:
+            record = self._confluent_avro(value)
+            source = bytes(memoryview(wire.encode_json(record)))
         else:
             record = wire.decode(value, headers)
             # A right-sized copy: orjson's output buffer is ~4 KiB whatever the length.

@@ -109,7 +109,7 @@ class Indexer:
         producer = producer or self._make_producer(config)
         self._es = es if es is not None else es_client(config)
         self._sender = BulkSender(self._es, clock)
-        self._router = Router(config.index.pattern)
+        self._router = Router(config.index.pattern, self._confluent_decoder(config))
         self._tracker = OffsetTracker()
         self._dlq = DeadLetters(producer, config.dlq.topic, self._dead_lettered)
         self.metrics = Metrics()
@@ -151,6 +151,14 @@ class Indexer:
             self._server = HealthServer(
                 self.metrics, self.health, config.metrics.host, config.metrics.port
             )
+
+    @staticmethod
+    def _confluent_decoder(config: IndexerConfig) -> Callable[[bytes], Any] | None:
+        if config.schema_registry.url is None:
+            return None
+        from indexer.registry import ConfluentAvroDecoder, registry_lookup  # noqa: PLC0415
+
+        return ConfluentAvroDecoder(registry_lookup(config.schema_registry)).decode
 
     def _make_consumer(self, config: IndexerConfig) -> Any:
         from confluent_kafka import Consumer, KafkaException  # noqa: PLC0415
@@ -281,9 +289,9 @@ class Indexer:
         value = message.value()
         headers = message.headers()
         try:
-            doc = self._router.build(
-                tp, offset, gen, message.key(), value, headers, message.timestamp()[1]
-            )
+            doc = self._build(tp, offset, gen, message, value, headers)
+        except RetryableError:
+            return  # stopping while the registry is away: left unresolved, not committed
         except RecordDecodeError as exc:
             size = len(value or b"") + 700
             self._buffered += size
@@ -304,6 +312,24 @@ class Indexer:
             self._ready_since = self._clock()
         self._ready.append(doc)
         self._ready_bytes += len(doc.source)
+
+    def _build(
+        self, tp: TopicPartition, offset: int, gen: int, message: Any, value: Any, headers: Any
+    ) -> Doc:
+        """Router.build, waiting out an unreachable schema registry (never dead-letter for it).
+        If stop() comes first, the record stays unresolved: its offset is not committed."""
+        delay = self._initial_backoff
+        while True:
+            try:
+                return self._router.build(
+                    tp, offset, gen, message.key(), value, headers, message.timestamp()[1]
+                )
+            except RetryableError as exc:
+                if self._stopping.is_set():
+                    raise
+                log.warning("%s; retrying %s[%d]@%d", exc, tp[0], tp[1], offset)
+                self._stopping.wait(delay * (0.5 + self._jitter()))
+                delay = min(delay * 2, self._max_backoff)
 
     def _dispatch(self, now: float, force: bool) -> None:
         retry = self._retry
