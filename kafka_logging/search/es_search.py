@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from elasticsearch import Elasticsearch
 
 MAX_PAGE = 1000
+_UNAVAILABLE = frozenset({429, 502, 503, 504})
 _QUERY_FAILURES = frozenset({"query_shard_exception", "parse_exception", "search_parse_exception"})
 DEFAULT_INDEX = "application-logs-*"
 QUERY_HINT = (
@@ -38,7 +39,8 @@ class NoIndexError(SearchError):
 
 
 class UnreachableError(SearchError):
-    """Elasticsearch does not answer at the configured URL."""
+    """Elasticsearch does not answer at the configured URL, or is overloaded for now
+    (--follow waits and retries)."""
 
 
 class Hit:
@@ -126,6 +128,10 @@ class EsSearcher:
             reason = _first_line(body)[:200]
         reason = reason or _first_line(str(exc.message))
         error_type = error.get("type") if isinstance(error, dict) else None
+        if exc.meta.status in _UNAVAILABLE:
+            return UnreachableError(
+                f"Elasticsearch at {self._url} is unavailable ({exc.meta.status}): {reason}"
+            )
         if isinstance(exc, self._auth_errors):
             return SearchError(
                 f"Elasticsearch at {self._url} refused the request ({exc.meta.status}): {reason}"

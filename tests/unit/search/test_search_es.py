@@ -239,11 +239,19 @@ def test_not_found_is_no_index() -> None:
         list(EsSearcher(client, "logs-x").search(Filters(), 10))  # type: ignore[arg-type]
 
 
+def test_overload_is_unavailable_and_retried_by_follow() -> None:
+    """429/502/503/504 are "unavailable" (UnreachableError), which --follow waits out."""
+    client = FakeEs()
+    client.fail = ApiError("busy", meta(429), {"error": {"reason": "rejected execution"}})
+    with pytest.raises(UnreachableError, match=r"unavailable \(429\): rejected execution"):
+        list(EsSearcher(client, "logs-*").search(Filters(), 10))  # type: ignore[arg-type]
+
+
 def test_other_api_errors_name_the_status() -> None:
     """Any other refusal names the status and reason."""
     client = FakeEs()
-    client.fail = ApiError("boom", meta(503), {"error": {"reason": "cluster blocked"}})
-    with pytest.raises(SearchError, match="answered 503: cluster blocked"):
+    client.fail = ApiError("boom", meta(500), {"error": {"reason": "cluster blocked"}})
+    with pytest.raises(SearchError, match="answered 500: cluster blocked"):
         list(EsSearcher(client, "logs-*").search(Filters(), 10))  # type: ignore[arg-type]
 
 
