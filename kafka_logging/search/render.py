@@ -178,7 +178,7 @@ class TextRenderer:
     @staticmethod
     def _key_fields(flat: Mapping[str, Any]) -> str:
         shown = [
-            f"{key}={_escape(_scalar(value))}"
+            f"{key}={_one_line(_escape(_scalar(value)))}"
             for key, value in flat.items()
             if value is not None
             and (key in _KEY_ALWAYS or key.split(".", 1)[0] not in _BOOKKEEPING)
@@ -199,6 +199,10 @@ class TextRenderer:
 
     def close(self) -> None:
         self._out.flush()
+
+
+def _one_line(text: str) -> str:
+    return text.replace("\n", "\\n")
 
 
 def _plain(text: str, **_: Any) -> str:

@@ -176,3 +176,10 @@ def test_one_write_per_batch(fmt: str) -> None:
     renderer.flush()
     assert out.writes == 1
     assert out.getvalue().count("m49") == 1
+
+
+def test_key_fields_stay_on_one_line() -> None:
+    """A multi-line extra field is shown with \\n on the default line, keeping one line."""
+    text = render([{"message": "m", "sql": "SELECT 1\nFROM t"}], "text")
+    assert text.count("\n") == 1
+    assert "sql=SELECT 1\\nFROM t" in text
