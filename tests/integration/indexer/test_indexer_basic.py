@@ -52,14 +52,14 @@ def test_a_replay_after_offsets_are_lost_adds_no_document(
     assert setup.wait_count(500) == 500
     first.stop()
     replay = run_indexer(setup.config(consumer={"group_id": setup.group + "-replay"}))
-    deadline_count = 0
+    dupes = 0
     for _ in range(60):
-        deadline_count = int(replay.indexer.metrics.duplicates._value.get())
-        if deadline_count >= 500:
+        dupes = int(replay.indexer.metrics.duplicates._value.get())
+        if dupes >= 500:
             break
         replay.thread.join(0.5)
     replay.stop()
-    assert deadline_count == 500
+    assert dupes == 500
     assert setup.count() == 500
 
 

@@ -96,10 +96,8 @@ def test_three_workers_one_joining_one_leaving_give_exactly_n(
     ids = setup.ids()
     assert len(ids) == len(set(ids)) == len(records)
     indexed = sum(int(r.indexer.metrics.indexed._value.get()) for r in (first, second, third))
-    dupes = sum(int(r.indexer.metrics.duplicates._value.get()) for r in (first, second, third))
     assert indexed == len(records)
     assert int(third.indexer.metrics.indexed._value.get()) > 0  # the joiner did get work
-    assert dupes >= 0
 
 
 @pytest.mark.timeout(240)
