@@ -113,7 +113,7 @@ def start_registry(
     deadline = time.monotonic() + timeout
     waiting = threading.Event()
     while not _answers(running.url + "/subjects"):
-        if not procs.is_ours(pid, _MARKER):
+        if not _alive(pid):
             raise StackError(f"Apicurio Registry exited while starting:\n{procs.tail(log)}")
         if time.monotonic() > deadline:
             stop_registry(running)
@@ -129,6 +129,16 @@ def stop_registry(running: RunningRegistry, timeout: float = 20.0) -> None:
     """Stop it (SIGTERM, then SIGKILL after `timeout`)."""
     if procs.is_ours(running.pid, _MARKER):
         procs.stop_group(running.pid, timeout)
+
+
+def _alive(pid: int) -> bool:
+    """Exists and is not a zombie (right after spawn the command line may not be java's yet,
+    so the marker cannot tell)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[-1].split()[0] != "Z"
 
 
 def _answers(url: str) -> bool:

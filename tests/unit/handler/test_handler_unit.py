@@ -431,3 +431,18 @@ def test_fatal_producer_error_replaces_the_producer(
     assert len(producers) == 2
     assert messages(producers[1]) == [f"held {i}" for i in range(3)]
     assert handler.stats()["failed"] == {"fatal:_FATAL": 1}
+
+
+def test_unreachable_registry_falls_back_to_single_object(
+    make_handler: MakeHandler, logger: logging.Logger, producers: list[FakeProducer]
+) -> None:
+    """With the schema registry unreachable, Avro records still ship, in single-object
+    encoding (decodable without a registry), and the problem is reported."""
+    handler = make_handler(serializer="avro", schema_registry_url="http://127.0.0.1:1")
+    logger.addHandler(handler)
+    logger.info("no registry")
+    assert handler.flush(60)
+    msg = producers[0].delivered[0]
+    assert dict(msg.headers())["kl.encoding"] == b"avro"
+    assert decode(msg.value(), msg.headers())["message"] == "no registry"
+    assert "schema registry" in (handler.stats()["last_error"] or "")
