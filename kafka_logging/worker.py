@@ -38,6 +38,7 @@ from kafka_logging.spool import Entry, Position, Spool, encode_frame, target_nam
 from kafka_logging.stats import Stats
 
 Encoder = Callable[[wire.Record], bytes]
+_ENCODING_HEADERS = {e: (wire.HEADER_ENCODING, e.value.encode()) for e in wire.Encoding}
 ORPHAN_SCAN_INTERVAL = 30.0  # seconds between looks for spools of processes that died
 
 _RETRIABLE_NAMES = frozenset(
@@ -301,19 +302,19 @@ class Worker:
         self.stats.taken += len(batch)
         produce = self.producer.produce
         topic = self.s.topic
-        enc_header = (wire.HEADER_ENCODING, self._encoding.value.encode())
         frames: list[bytes] = []
         self._batch_bytes = 0
         for index, record in enumerate(batch):
-            value, key, eid = self._encode(record)
+            value, key, eid, encoding = self._encode(record)
             if frames or self._must_spool():
-                self._spool_or_drop(
-                    frames, Entry(key, value, eid, self._encoding.value), record.levelno
-                )
+                self._spool_or_drop(frames, Entry(key, value, eid, encoding.value), record.levelno)
                 continue
             try:
                 produce(
-                    topic, value, key, headers=[enc_header, (wire.HEADER_EVENT_ID, eid.encode())]
+                    topic,
+                    value,
+                    key,
+                    headers=[_ENCODING_HEADERS[encoding], (wire.HEADER_EVENT_ID, eid.encode())],
                 )
             except BufferError:
                 self._set_down("the producer's local queue is full")
@@ -321,15 +322,13 @@ class Worker:
                     self._drop_unsent(record.levelno, "kafka_queue_full")
                     continue
                 self._purge_to_spool()
-                self._spool_or_drop(
-                    frames, Entry(key, value, eid, self._encoding.value), record.levelno
-                )
+                self._spool_or_drop(frames, Entry(key, value, eid, encoding.value), record.levelno)
             except Exception as exc:  # noqa: BLE001 - KafkaException & co: never reach the app
                 reason = _error_name(exc)
                 self.stats.fail(reason)
                 if self.spool is not None:
                     self._spool_or_drop(
-                        frames, Entry(key, value, eid, self._encoding.value), record.levelno
+                        frames, Entry(key, value, eid, encoding.value), record.levelno
                     )
                 else:
                     self._drop_unsent(record.levelno, f"produce:{reason}")
@@ -338,17 +337,25 @@ class Worker:
             self.spool.append(frames)
         self._batch_bytes = 0
 
-    def _encode(self, record: logging.LogRecord) -> tuple[bytes, bytes | None, str]:
+    def _encode(self, record: logging.LogRecord) -> tuple[bytes, bytes | None, str, wire.Encoding]:
         try:
             data = self.formatter.build(record)
         except Exception as exc:  # noqa: BLE001 - a record must never be lost to a bug here
             data = _fallback_record(self.formatter, record, exc)
-        value = fit(data, self._encoder, self.s.max_record_bytes)
+        encoding = self._encoding
+        try:
+            value = self._encoder(data)
+            if len(value) > self.s.max_record_bytes:
+                value = fit(data, self._encoder, self.s.max_record_bytes)
+        except Exception as exc:  # noqa: BLE001 - an Avro failure: ship it as JSON instead
+            self.stats.fail(f"encode:{type(exc).__name__}")
+            encoding = wire.Encoding.JSON
+            value = fit(data, wire.encode_json, self.s.max_record_bytes)
         eid = data["event"]["id"]
         key = self.s.constant_key
         if key is None and self.s.key_path is not None:
             key = _key_at(data, self.s.key_path)
-        return value, key, eid
+        return value, key, eid, encoding
 
     def _must_spool(self) -> bool:
         if self.spool is None:
