@@ -446,3 +446,35 @@ def test_unreachable_registry_falls_back_to_single_object(
     assert dict(msg.headers())["kl.encoding"] == b"avro"
     assert decode(msg.value(), msg.headers())["message"] == "no registry"
     assert "schema registry" in (handler.stats()["last_error"] or "")
+
+
+def test_spool_full_sheds_info_before_warning(
+    make_handler: MakeHandler,
+    logger: logging.Logger,
+    producers: list[FakeProducer],
+    tmp_path: Path,
+) -> None:
+    """With Kafka down and the spool 80% full, INFO is shed while WARNING is still spooled
+    until the spool is full; every drop is counted by reason."""
+    handler = make_handler(spool_dir=str(tmp_path), spool_max_bytes=20_000)
+    logger.addHandler(handler)
+    logger.info("warm up")
+    assert handler.flush(5)
+    producers[0].go_down()
+    for i in range(60):  # ~400 bytes each: fills past 80% of 20 kB
+        logger.info("info %d %s", i, "x" * 200)
+    handler.flush(5)
+    shed = handler.stats()["dropped"].get("spool_shed", 0)
+    assert shed > 0
+    for i in range(10):
+        logger.warning("warning %d %s", i, "x" * 200)
+    handler.flush(5)
+    stats = handler.stats()
+    assert stats["dropped"].get("spool_shed", 0) == shed  # no WARNING was shed
+    for i in range(60):
+        logger.error("error %d %s", i, "x" * 200)
+    handler.flush(5)
+    stats = handler.stats()
+    assert stats["dropped"]["spool_full"] > 0
+    assert stats["spool_bytes"] <= 20_000
+    assert stats["spooled"] + stats["dropped_total"] == 130
