@@ -478,3 +478,23 @@ def test_spool_full_sheds_info_before_warning(
     assert stats["dropped"]["spool_full"] > 0
     assert stats["spool_bytes"] <= 20_000
     assert stats["spooled"] + stats["dropped_total"] == 130
+
+
+def test_tls_and_sasl_settings_pass_through(producers: list[FakeProducer]) -> None:
+    """TLS/SASL settings go to librdkafka as given (checked by it at construction); a bad
+    value is refused there, named."""
+    handler = KafkaHandler(
+        "127.0.0.1:1",
+        producer_config={
+            "security.protocol": "SASL_SSL",
+            "sasl.mechanism": "SCRAM-SHA-512",
+            "sasl.username": "app",
+            "sasl.password": "secret",
+            "ssl.endpoint.identification.algorithm": "https",
+        },
+    )
+    assert handler._settings.producer_config["security.protocol"] == "SASL_SSL"
+    assert handler._settings.producer_config["sasl.mechanism"] == "SCRAM-SHA-512"
+    handler.close()
+    with pytest.raises(ConfigError, match=r"security\.protocol|NOPE"):
+        KafkaHandler("127.0.0.1:1", producer_config={"security.protocol": "NOPE"})
