@@ -6,7 +6,10 @@ Parts (all in one run, same node, same template, results in bench/results/indexe
 
 - ceiling: the same documents bulk-indexed straight from memory with the best plain
   elasticsearch-py setup we found: NDJSON bodies prebuilt as bytes (no per-document Python
-  work at all), `client.bulk` from K threads (K = 2 and 4; best taken), 2000 docs per request.
+  work at all), `client.bulk` from K threads (--ceiling-threads, default 2: 4 was never
+  faster on this node; the best of those given is taken), 2000 docs per request.
+- rounds (--rounds): ceiling, one worker, ceiling, two workers; each ratio compares an
+  indexer run with the ceiling run just before it (the machine is shared and noisy); medians.
 - one / two: `kafka-logging index` processes (1, then 2 in one group) draining a topic
   pre-filled with the N records; docs/s from the first to the last document indexed (the
   indexer's own docs_indexed counter, sampled every 0.2 s), and wall time incl. start-up.
@@ -292,6 +295,7 @@ def drain(topic: str, n: int, workers: int, work: Path) -> dict[str, Any]:
         f" indexer CPU {cpu / n * 1e6:.1f} us/doc"
     )
     return {
+        "load_average": os.getloadavg()[0],
         "workers": workers,
         "docs_per_s": rate,
         "docs_per_s_with_startup": n / (last - started),
@@ -534,7 +538,7 @@ def main() -> None:
     )
     parser.add_argument("--records", type=int, default=1_000_000)
     parser.add_argument("--partitions", type=int, default=4)
-    parser.add_argument("--ceiling-threads", type=int, nargs="+", default=[2, 4])
+    parser.add_argument("--ceiling-threads", type=int, nargs="+", default=[2])
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--latency-rate", type=int, default=2000)
     parser.add_argument("--latency-seconds", type=float, default=30)
@@ -577,24 +581,29 @@ def main() -> None:
             # so each ratio compares runs minutes apart, and the median is reported.
             rounds = []
             for r in range(args.rounds):
-                say(f"round {r + 1}/{args.rounds}")
-                ceil = [ceiling(es, values, ids, t) for t in args.ceiling_threads]
+                say(f"round {r + 1}/{args.rounds} (load average {os.getloadavg()[0]:.1f})")
+                # Each indexer run right after its own ceiling run: adjacent runs share
+                # the machine's load as closely as we can arrange.
+                ceil_one = [ceiling(es, values, ids, t) for t in args.ceiling_threads]
                 one = drain(topic, args.records, 1, work)
+                ceil_two = [ceiling(es, values, ids, t) for t in args.ceiling_threads]
                 two = drain(topic, args.records, 2, work)
-                best = max(c["docs_per_s"] for c in ceil)
+                best_one = max(c["docs_per_s"] for c in ceil_one)
+                best_two = max(c["docs_per_s"] for c in ceil_two)
                 rounds.append(
                     {
-                        "ceiling": ceil,
+                        "ceiling_before_one": ceil_one,
                         "one_worker": one,
+                        "ceiling_before_two": ceil_two,
                         "two_workers": two,
-                        "ratio_one_worker": one["docs_per_s"] / best,
-                        "ratio_two_workers": two["docs_per_s"] / best,
+                        "ratio_one_worker": one["docs_per_s"] / best_one,
+                        "ratio_two_workers": two["docs_per_s"] / best_two,
                     }
                 )
                 last = rounds[-1]
                 say(
-                    f"round {r + 1}: ceiling {best:,.0f}/s; one worker"
-                    f" {last['ratio_one_worker']:.0%}, two {last['ratio_two_workers']:.0%}"
+                    f"round {r + 1}: one worker {last['ratio_one_worker']:.0%} of"
+                    f" {best_one:,.0f}/s, two {last['ratio_two_workers']:.0%} of {best_two:,.0f}/s"
                 )
             results["rounds"] = rounds
             results["median_ratio_one_worker"] = statistics.median(
