@@ -18,6 +18,7 @@ COMMANDS: dict[str, str] = {
     "search": "kafka_logging.search.cli:search",
     "tail": "kafka_logging.search.cli:tail",
     "demo": "kafka_logging.demo.cli:demo",
+    "chaos": "kafka_logging.chaos.cli:chaos",
 }
 
 
