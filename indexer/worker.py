@@ -466,6 +466,10 @@ class Indexer:
             self._last_progress = self._clock()
 
     def _flow(self) -> None:
+        if self._es_unavailable is not None and not (self._in_flight or self._ready or self._retry):
+            # No record left to probe Elasticsearch with (its partitions were revoked):
+            # resume, and let the next bulk request find out.
+            self._es_unavailable = None
         should_pause = self._buffered >= self._max_buffered or self._es_unavailable is not None
         if should_pause and (not self._paused or self._repause):
             self._set_paused(True)

@@ -313,3 +313,20 @@ def test_stop_drains_in_flight_work_and_commits() -> None:
     consumer.stop_when = lambda: consumer.calls >= 2
     make(consumer, FakeES(ok), consumer={"commit_interval": 1000}).run()
     assert consumer.commits[-1] == ({(TOPIC, 0): 50}, False)
+
+
+def test_paused_for_elasticsearch_resumes_when_no_record_is_left_to_probe_with() -> None:
+    """ES down, then its partition revoked: with nothing left to retry, the new partition
+    is not left paused forever; the next bulk request decides."""
+    consumer = FakeConsumer(batches=[[Msg(0, o, record(0, o)) for o in range(2)]])
+    consumer.script[1] = lambda c: c.assign(0)
+    es = FakeES(ok)
+    es.down = True
+    consumer.script[12] = lambda c: c.revoke(0)
+    consumer.script[13] = lambda c: c.assign(1)
+    consumer.stop_when = lambda: consumer.calls > 20
+    indexer = make(consumer, es)
+    indexer.run()
+    assert consumer.pause_log[0] == "pause"
+    assert not indexer._paused
+    assert (TOPIC, 1) not in consumer.paused
