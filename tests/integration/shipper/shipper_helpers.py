@@ -118,3 +118,20 @@ def write_config(path: Path, config: ShipperConfig) -> Path:
     data["kafka"] = {"bootstrap_servers": config.kafka.bootstrap_servers}
     path.write_text(yaml.safe_dump(data))
     return path
+
+
+def start_again(service: Any, attempts: int = 3) -> None:
+    """Restart a stopped private broker. On a loaded machine the first start after a stop
+    sometimes dies during start-up (the old process' port or lock not yet released): retry."""
+    import time
+
+    from kafka_logging.stack.errors import StackError
+
+    for attempt in range(attempts):
+        try:
+            service.start()
+            return
+        except StackError:
+            if attempt == attempts - 1:
+                raise
+            time.sleep(3)

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from shipper_helpers import consume, create_topic, make_config, write_config
+from shipper_helpers import consume, create_topic, make_config, start_again, write_config
 
 CLI = str(Path(sys.executable).parent / "kafka-logging")
 SEED = int(os.environ.get("SHIPPER_CHAOS_SEED", "4242"))
@@ -131,7 +131,7 @@ def test_every_line_survives_kill_9_rotations_and_a_broker_outage(
             stopped = time.monotonic()
             outage_end = stopped + OUTAGE_SECONDS
         if outage_over and outage_end and now >= outage_end:
-            kafka.start()
+            start_again(kafka)
             outage_end = 0.0
             print(f"broker was down {time.monotonic() - stopped:.1f} s")
         time.sleep(0.03)

@@ -20,6 +20,7 @@ from shipper_helpers import (
     create_topic,
     make_config,
     messages,
+    start_again,
     write_config,
 )
 
@@ -153,7 +154,7 @@ def test_broker_outage_pauses_reading_bounds_memory_and_loses_nothing(
     assert shipper.window.in_flight <= 262144 + 16384 * 4
     assert tracked.read_offset < log.stat().st_size  # reading paused
     assert tracked.committed < log.stat().st_size
-    kafka.start()
+    start_again(kafka)
     records = consume(kafka.address, "outage", lambda rs: len(rs) >= 21000, timeout=120, idle=2)
     running.stop()
     got = Counter(r["message"] for r in records)
@@ -170,3 +171,46 @@ def test_broker_outage_pauses_reading_bounds_memory_and_loses_nothing(
     duplicates = sum(n - 1 for n in got.values())
     print(f"outage: {len(records)} records, {duplicates} duplicates, {failures} failed reports")
     assert os.path.exists(config.checkpoint.path)
+
+
+@pytest.mark.timeout(60)
+def test_corrupt_checkpoint_needs_an_explicit_operator_choice(
+    tmp_path: Path, kafka_bootstrap: str, topic: str
+) -> None:
+    """Exit 1 naming both choices; --on-corrupt-checkpoint start-from-end ships only new lines."""
+    log = tmp_path / "logs" / "app.log"
+    write(log, "old-1", "old-2")
+    config = make_config(
+        tmp_path, kafka_bootstrap, topic, [{"paths": [str(log)], "service": "svc"}]
+    )
+    path = write_config(tmp_path / "shipper.yaml", config)
+    checkpoint = Path(config.checkpoint.path)
+    checkpoint.parent.mkdir(parents=True)
+    checkpoint.write_bytes(b'{"format": "kafka-logging-shipper-checkpoint", "version": 1, "che')
+    refused = subprocess.run(
+        [CLI, "ship", "--config", str(path)], capture_output=True, text=True, check=False
+    )
+    assert refused.returncode == 1
+    assert "--on-corrupt-checkpoint start-from-end" in refused.stderr
+    assert "start-from-beginning" in refused.stderr
+    assert "Traceback" not in refused.stderr
+    proc = subprocess.Popen(
+        [CLI, "ship", "--config", str(path), "--on-corrupt-checkpoint", "start-from-end"]
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while not list(checkpoint.parent.glob("checkpoint.json.corrupt-*")):
+            assert time.monotonic() < deadline, "the corrupt checkpoint was not set aside"
+            time.sleep(0.1)
+        while not CheckpointStore(checkpoint).load():  # the first scan started the file
+            assert time.monotonic() < deadline, "no new checkpoint written"
+            time.sleep(0.1)
+        write(log, "new-1")
+        got = messages(consume(kafka_bootstrap, topic, lambda rs: len(rs) >= 1, idle=1.5))
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert got == ["new-1"]
+    assert list(checkpoint.parent.glob("checkpoint.json.corrupt-*"))

@@ -224,3 +224,62 @@ def test_json_regex_multiline_long_lines_and_invalid_utf8(
     assert b[0]["log"]["flags"] == ["invalid_utf8"]
     assert "".join(x["message"] for x in b[1:]) == "L" * 3000
     assert all(x["log"]["flags"] == ["split"] for x in b[1:])
+
+
+def test_partial_last_line_ships_only_when_complete(
+    tmp_path: Path, kafka_bootstrap: str, topic: str, run_shipper: Start
+) -> None:
+    """An unterminated line waits for its newline; the checkpoint stays at its first byte."""
+    log = tmp_path / "logs" / "app.log"
+    write(log, "whole")
+    with open(log, "a") as f:
+        f.write("half")
+    inputs = [{"paths": [str(log)], "service": "svc"}]
+    running = run_shipper(make_config(tmp_path, kafka_bootstrap, topic, inputs))
+    assert read_back(kafka_bootstrap, topic, 1, idle=2) == ["whole"]
+    assert [e.offset for e in running.shipper.entries()] == [6]
+    write(log, "-done")
+    got = read_back(kafka_bootstrap, topic, 2)
+    running.stop()
+    assert got == ["whole", "half-done"]
+
+
+def test_partial_last_line_ships_after_the_idle_timeout_flagged(
+    tmp_path: Path, kafka_bootstrap: str, topic: str, run_shipper: Start
+) -> None:
+    """With partial_line_timeout_seconds, an idle unterminated line ships flagged "partial"."""
+    log = tmp_path / "logs" / "app.log"
+    log.parent.mkdir()
+    log.write_text("no newline yet")
+    inputs = [{"paths": [str(log)], "service": "svc"}]
+    config = make_config(
+        tmp_path, kafka_bootstrap, topic, inputs, limits={"partial_line_timeout_seconds": 1}
+    )
+    running = run_shipper(config)
+    records = consume(kafka_bootstrap, topic, lambda rs: len(rs) >= 1, idle=1)
+    running.stop()
+    assert [(r["message"], r["log"]["flags"]) for r in records] == [("no newline yet", ["partial"])]
+    assert [e.offset for e in running.shipper.entries()] == [14]
+
+
+def test_a_file_deleted_and_recreated_while_stopped_is_shipped_whole(
+    tmp_path: Path, kafka_bootstrap: str, topic: str, run_shipper: Start
+) -> None:
+    """A new file at the old path (often on the old, reused inode) is shipped from byte 0."""
+    log = tmp_path / "logs" / "app.log"
+    write(log, *[f"old-{i}" for i in range(100)])
+    inputs = [{"paths": [str(log)], "service": "svc"}]
+    config = make_config(tmp_path, kafka_bootstrap, topic, inputs)
+    running = run_shipper(config)
+    read_back(kafka_bootstrap, topic, 100, idle=0)
+    running.stop()
+    old_inode = log.stat().st_ino
+    log.unlink()
+    write(log, *[f"new-{i}" for i in range(150)])  # longer than the old checkpoint offset
+    running = run_shipper(config)
+    got = read_back(kafka_bootstrap, topic, 250)
+    running.stop()
+    print(f"inode reused: {log.stat().st_ino == old_inode}")
+    assert sorted(got) == sorted(
+        [f"old-{i}" for i in range(100)] + [f"new-{i}" for i in range(150)]
+    )
