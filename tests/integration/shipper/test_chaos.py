@@ -115,30 +115,35 @@ def test_every_line_survives_kill_9_rotations_and_a_broker_outage(
     )
     chaos = Chaos(tmp_path, write_config(tmp_path / "shipper.yaml", config))
     chaos.start()
-    t0 = time.monotonic()
-    next_kill = t0 + chaos.rng.uniform(1.0, 3.0)
-    outage_at, outage_over = t0 + 6, False
-    while chaos.kills < KILLS or not outage_over or time.monotonic() - t0 < 30:
-        now = time.monotonic()
-        chaos.write_some()
-        chaos.maybe_rotate(now)
-        if now >= next_kill:
-            chaos.kill()
-            next_kill = time.monotonic() + chaos.rng.uniform(1.0, 3.0)
-        if not outage_over and now >= outage_at:
-            kafka.stop()
-            outage_at, outage_over = float("inf"), True
-            stopped = time.monotonic()
-            outage_end = stopped + OUTAGE_SECONDS
-        if outage_over and outage_end and now >= outage_end:
-            start_again(kafka)
-            outage_end = 0.0
-            print(f"broker was down {time.monotonic() - stopped:.1f} s")
-        time.sleep(0.03)
-    records = consume(
-        kafka.address, "chaos", lambda rs: len(rs) >= len(chaos.written), timeout=120, idle=3
-    )
-    assert chaos.finish() == 0
+    try:
+        t0 = time.monotonic()
+        next_kill = t0 + chaos.rng.uniform(1.0, 3.0)
+        outage_at, outage_over = t0 + 6, False
+        while chaos.kills < KILLS or not outage_over or time.monotonic() - t0 < 30:
+            now = time.monotonic()
+            chaos.write_some()
+            chaos.maybe_rotate(now)
+            if now >= next_kill:
+                chaos.kill()
+                next_kill = time.monotonic() + chaos.rng.uniform(1.0, 3.0)
+            if not outage_over and now >= outage_at:
+                kafka.stop()
+                outage_at, outage_over = float("inf"), True
+                stopped = time.monotonic()
+                outage_end = stopped + OUTAGE_SECONDS
+            if outage_over and outage_end and now >= outage_end:
+                start_again(kafka)
+                outage_end = 0.0
+                print(f"broker was down {time.monotonic() - stopped:.1f} s")
+            time.sleep(0.03)
+        records = consume(
+            kafka.address, "chaos", lambda rs: len(rs) >= len(chaos.written), timeout=120, idle=3
+        )
+        assert chaos.finish() == 0
+    finally:
+        if chaos.proc is not None and chaos.proc.poll() is None:
+            chaos.proc.kill()
+            chaos.proc.wait()
     got = Counter(r["message"] for r in records)
     ids = Counter(r["event"]["id"] for r in records)
     missing = [line for line in chaos.written if line not in got]
