@@ -29,7 +29,7 @@ from kafka_logging.search.output import (
     INTERRUPTED,
     Batch,
     print_all,
-    sigterm_as_interrupt,
+    stop_on_signals,
     take,
     use_color,
     warn,
@@ -173,18 +173,20 @@ def search(
         raise click.ClickException(f"cannot use Elasticsearch at {url}: {exc}") from None
     with client:
         searcher = EsSearcher(client, index, url=url)
+        stop = threading.Event()
         if follow:
             batches: Iterable[Batch] = searcher.follow(
                 filters,
                 backlog=limit,
-                stop=threading.Event(),
+                stop=stop,
                 interval=interval,
                 lookback=lookback,
                 notice=warn,
             )
         else:
             batches = [searcher.search(filters, limit, newest_first=not reverse)]
-        count = print_all(ctx, batches, renderer)
+        with stop_on_signals(stop):
+            count = print_all(ctx, batches, renderer, stop)
     if follow:
         return
     if count == 0:
@@ -298,27 +300,29 @@ def tail(
         )
     except FatalError as exc:
         raise click.ClickException(str(exc)) from None
+    stop = threading.Event()
     try:
-        try:
-            with sigterm_as_interrupt():
+        with stop_on_signals(stop):
+            try:
                 partitions = source.start()
-        except KeyboardInterrupt:
-            ctx.exit(INTERRUPTED)
-        except FatalError as exc:
-            raise click.ClickException(str(exc)) from None
-        where = (
-            "the beginning"
-            if from_beginning
-            else f"{timeparse.to_iso(since)}"
-            if since is not None
-            else "the end"
-        )
-        warn(
-            f"tailing {topic} at {settings.bootstrap_servers} ({partitions} partition"
-            f"{'s' if partitions != 1 else ''}) from {where}; Ctrl-C to stop"
-        )
-        stop = threading.Event()
-        print_all(ctx, take(source.batches(stop, matches=matches), limit), renderer)
+            except KeyboardInterrupt:
+                ctx.exit(INTERRUPTED)
+            except FatalError as exc:
+                raise click.ClickException(str(exc)) from None
+            if stop.is_set():
+                ctx.exit(INTERRUPTED)
+            where = (
+                "the beginning"
+                if from_beginning
+                else f"{timeparse.to_iso(since)}"
+                if since is not None
+                else "the end"
+            )
+            warn(
+                f"tailing {topic} at {settings.bootstrap_servers} ({partitions} partition"
+                f"{'s' if partitions != 1 else ''}) from {where}; Ctrl-C to stop"
+            )
+            print_all(ctx, take(source.batches(stop, matches=matches), limit), renderer, stop)
     finally:
         source.close()
 

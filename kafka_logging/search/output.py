@@ -36,40 +36,52 @@ def warn(text: str) -> None:
     click.echo(f"kafka-logging: {text}", err=True)
 
 
-def raise_interrupt(signum: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt
-
-
 @contextlib.contextmanager
-def sigterm_as_interrupt() -> Iterator[None]:
-    """SIGTERM stops the command like Ctrl-C does (the json array is still closed)."""
+def stop_on_signals(stop: threading.Event) -> Iterator[None]:
+    """Ctrl-C (SIGINT) and SIGTERM set `stop`, so the command ends between two records with
+    its output complete (a closed JSON array, nothing printed twice); a second signal raises
+    KeyboardInterrupt at once, for a command stuck in a slow call."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = signal.signal(signal.SIGTERM, raise_interrupt)
+
+    def handle(signum: int, frame: FrameType | None) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+
+    previous = {sig: signal.signal(sig, handle) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
-def print_all(ctx: click.Context, batches: Iterable[Batch], renderer: Renderer) -> int:
-    """Print until exhausted, flushing after each batch; the number printed.
+def print_all(
+    ctx: click.Context, batches: Iterable[Batch], renderer: Renderer, stop: threading.Event
+) -> int:
+    """Print until exhausted or `stop` is set, flushing after each batch; the number printed.
 
-    Exits 130 on Ctrl-C / SIGTERM, 0 when the reader of a pipe goes away, 1 on a FatalError.
+    Exits 130 when stopped (Ctrl-C / SIGTERM), 0 when the reader of a pipe goes away, 1 on a
+    FatalError. Call it inside `stop_on_signals(stop)`.
     """
     count = 0
     try:
-        with sigterm_as_interrupt():
+        try:
             for batch in batches:
                 for record in batch:
                     renderer.write(record)
                     count += 1
+                    if stop.is_set():
+                        break
                 renderer.flush()
+                if stop.is_set():
+                    break
+        finally:
+            _close(batches)
     except KeyboardInterrupt:
-        with contextlib.suppress(BrokenPipeError):
-            renderer.close()
-        ctx.exit(INTERRUPTED)
+        stop.set()
     except BrokenPipeError:
         # The reader went away (`| head`): stop quietly, and keep Python's exit flush quiet.
         with contextlib.suppress(OSError, ValueError, AttributeError):
@@ -79,8 +91,19 @@ def print_all(ctx: click.Context, batches: Iterable[Batch], renderer: Renderer) 
         with contextlib.suppress(BrokenPipeError):
             renderer.close()
         raise click.ClickException(str(exc)) from None
-    renderer.close()
+    with contextlib.suppress(BrokenPipeError):
+        renderer.close()
+    if stop.is_set():
+        ctx.exit(INTERRUPTED)
     return count
+
+
+def _close(batches: Iterable[Batch]) -> None:
+    """End abandoned generators now (closing a point in time, say), not at garbage collection."""
+    for item in (batches, *(batches if isinstance(batches, list) else ())):
+        close = getattr(item, "close", None)
+        if callable(close):
+            close()
 
 
 def take(batches: Iterable[Sequence[Mapping[str, Any]]], limit: int | None) -> Iterator[Batch]:

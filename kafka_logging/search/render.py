@@ -118,9 +118,11 @@ class _Sink:
 
     def _drain(self) -> None:
         if self._parts:
-            self._out.write("".join(self._parts))
+            text = "".join(self._parts)
+            # Forget before writing: an interrupt after the write must not repeat it.
             self._parts.clear()
             self._size = 0
+            self._out.write(text)
 
     def flush(self) -> None:
         self._drain()

@@ -155,6 +155,13 @@ class Lines:
             raise AssertionError("the stream ended")
         return line
 
+    def rest(self, timeout: float = 30.0) -> list[str]:
+        """Every remaining line, up to the end of the stream."""
+        lines = []
+        while (line := self._queue.get(timeout=timeout)) is not None:
+            lines.append(line)
+        return lines
+
     def until(self, needle: str, timeout: float = 30.0) -> str:
         while True:
             line = self.next(timeout)

@@ -299,3 +299,20 @@ def test_tail_rides_out_a_broker_restart(make_service: Any, spawn: Any) -> None:
     produce(kafka.address, name, [as_message(make_record(datetime.now(UTC), "after"))])
     assert json.loads(tail.out.next(timeout=90))["message"] == "after"
     assert tail.stop() == INTERRUPTED
+
+
+def test_tail_json_array_is_complete_after_sigterm(
+    kafka_bootstrap: str, topic: str, spawn: Any
+) -> None:
+    """--format json on a live stream: stopping it still leaves one valid JSON array."""
+    tail = spawn(
+        "tail", "--topic", topic, "--bootstrap-servers", kafka_bootstrap, "--format", "json"
+    )
+    tail.err.until("tailing")
+    records = [make_record(datetime.now(UTC), f"j{i}") for i in range(2)]
+    produce(kafka_bootstrap, topic, [as_message(r) for r in records])
+    lines = [tail.out.next()]
+    while '"message": "j1"' not in lines[-1]:  # the second record is on its way out
+        lines.append(tail.out.next())
+    assert tail.stop() == INTERRUPTED
+    assert json.loads("\n".join(lines + tail.out.rest())) == records
