@@ -2,7 +2,8 @@
 
 Each loads its connection settings, builds the searcher or the tail, and prints what it
 yields through a renderer. Every failure a user can cause or fix is one line on stderr and a
-non-zero exit status; Ctrl-C (or SIGTERM) stops quietly with status 130.
+non-zero exit status; Ctrl-C (or SIGTERM) ends between two records, quietly, with status
+130.
 """
 
 from __future__ import annotations
@@ -51,7 +52,8 @@ a point in time, so large limits work. With --follow, the newest --limit matches
 oldest first, then every new match as it becomes searchable, until Ctrl-C.
 
 Exit status: 0 (also when nothing matches), 1 on an error, 2 on a usage mistake,
-130 when interrupted (Ctrl-C / SIGTERM).
+130 when interrupted (Ctrl-C / SIGTERM: the record being printed is finished and a json
+array closed; a second Ctrl-C forces).
 """
 
 
@@ -210,7 +212,8 @@ the dotted field equals value, case-insensitively, with * and ? wildcards
 
 Messages that are not records are reported on stderr and skipped. Exit status: 1 on an
 error (Kafka unreachable after --timeout, unknown topic), 2 on a usage mistake, 0 after
---limit records, 130 when interrupted (Ctrl-C / SIGTERM).
+--limit records, 130 when interrupted (Ctrl-C / SIGTERM: the output is completed first;
+a second Ctrl-C forces).
 """
 
 
