@@ -187,3 +187,135 @@ def test_status_shows_where_secrets_are_but_never_the_secrets(secure: StackSetti
     assert "kafka-logging.password" in proc.stdout
     for name in ("kafka-logging", "elastic"):
         assert (secure.secrets_dir / f"{name}.password").read_text().strip() not in proc.stdout
+
+
+def _wait_for(predicate: Any, timeout: float) -> bool:
+    import threading
+    import time
+
+    deadline = time.monotonic() + timeout
+    pause = threading.Event()
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        pause.wait(1.0)
+    return False
+
+
+@pytest.mark.timeout(300)
+def test_whole_pipeline_over_sasl_ssl_and_https(
+    secure: StackSettings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Handler, shipper, indexer, search and tail all connect with TLS/SASL from config, with
+    secrets from the environment and from files, and no secret appears in any output."""
+    import logging
+
+    from kafka_logging import KafkaHandler
+
+    kafka_pw = (secure.secrets_dir / "kafka-logging.password").read_text().strip()
+    es_pw = (secure.secrets_dir / "elastic.password").read_text().strip()
+    env = {**os.environ, "KL_TEST_KAFKA_PASSWORD": kafka_pw}
+    suffix = uuid.uuid4().hex[:8]
+    topic, service = f"secure-pipeline-{suffix}", f"secure-svc-{suffix}"
+    kafka = {
+        "bootstrap_servers": f"127.0.0.1:{secure.kafka_secure_port(1)}",
+        "security_protocol": "SASL_SSL",
+        "sasl_mechanism": "SCRAM-SHA-512",
+        "sasl_username": "kafka-logging",
+        "sasl_password": "${KL_TEST_KAFKA_PASSWORD}",
+        "ssl_ca_location": str(secure.tls_dir / "ca.crt"),
+    }
+    elasticsearch = {
+        "hosts": [secure.es_url],
+        "username": "elastic",
+        "password_file": str(secure.secrets_dir / "elastic.password"),
+        "ca_certs": str(secure.tls_dir / "ca.crt"),
+    }
+    pattern = f"secure-logs-{suffix}"
+    indexer_yaml = tmp_path / "indexer.yaml"
+    indexer_yaml.write_text(
+        yaml.safe_dump(
+            {
+                "kafka": kafka,
+                "elasticsearch": elasticsearch,
+                "consumer": {"topics": [topic], "group_id": f"g-{suffix}"},
+                "index": {
+                    "pattern": f"{pattern}-%Y.%m.%d",
+                    "replicas": 0,
+                    "template_name": f"tpl-{suffix}",
+                },
+                "dlq": {"topic": f"{topic}.dlq"},
+                "metrics": {"port": 0},
+            }
+        )
+    )
+    logfile = tmp_path / "app.log"
+    logfile.write_text("".join(f"shipped line {i}\n" for i in range(5)))
+    shipper_yaml = tmp_path / "shipper.yaml"
+    shipper_yaml.write_text(
+        yaml.safe_dump(
+            {
+                "kafka": kafka,
+                "output": {"topic": topic},
+                "inputs": [{"paths": [str(logfile)], "service": service}],
+                "checkpoint": {"path": str(tmp_path / "checkpoint.json")},
+                "metrics": {"enabled": False},
+            }
+        )
+    )
+    setup = subprocess.run(
+        [BIN, "setup", "--config", indexer_yaml, "--partitions", "1"],
+        capture_output=True, text=True, env=env, check=False,
+    )  # fmt: skip
+    assert setup.returncode == 0, setup.stdout + setup.stderr
+
+    handler = KafkaHandler(
+        kafka["bootstrap_servers"],
+        topic,
+        service_name=service,
+        producer_config={
+            "security.protocol": "SASL_SSL",
+            "sasl.mechanism": "SCRAM-SHA-512",
+            "sasl.username": "kafka-logging",
+            "sasl.password": kafka_pw,
+            "ssl.ca.location": str(secure.tls_dir / "ca.crt"),
+        },
+    )
+    logger = logging.getLogger(f"secure.{suffix}")
+    logger.addHandler(handler)
+    logger.propagate = False
+    for i in range(5):
+        logger.warning("handler record %d", i)
+    handler.close()
+
+    logs = {name: (tmp_path / f"{name}.out").open("w") for name in ("shipper", "indexer")}
+    daemons = [
+        subprocess.Popen([BIN, "ship", "--config", shipper_yaml], stdout=logs["shipper"],
+                         stderr=subprocess.STDOUT, env=env),
+        subprocess.Popen([BIN, "index", "--config", indexer_yaml], stdout=logs["indexer"],
+                         stderr=subprocess.STDOUT, env=env),
+    ]  # fmt: skip
+    try:
+        search = [BIN, "search", "--config", indexer_yaml, "--index", f"{pattern}-*",
+                  "--service", service, "--format", "ndjson", "--since", "1h"]  # fmt: skip
+
+        def ten_found() -> bool:
+            out = subprocess.run(search, capture_output=True, text=True, env=env, check=False)
+            return out.returncode == 0 and len(out.stdout.splitlines()) == 10
+
+        assert _wait_for(ten_found, 120), (tmp_path / "indexer.out").read_text()[-3000:]
+    finally:
+        for proc in daemons:
+            proc.terminate()
+            proc.wait(60)
+    tail = subprocess.run(
+        [BIN, "tail", "--config", indexer_yaml, "--topic", topic, "--from-beginning",
+         "--limit", "10", "--format", "ndjson", "--timeout", "20"],
+        capture_output=True, text=True, env=env, timeout=60, check=False,
+    )  # fmt: skip
+    assert tail.returncode == 0, tail.stderr
+    assert len(tail.stdout.splitlines()) == 10
+    outputs = setup.stdout + setup.stderr + tail.stdout + tail.stderr
+    outputs += "".join((tmp_path / f"{n}.out").read_text() for n in ("shipper", "indexer"))
+    assert kafka_pw not in outputs
+    assert es_pw not in outputs
