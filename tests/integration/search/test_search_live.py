@@ -316,3 +316,35 @@ def test_tail_json_array_is_complete_after_sigterm(
         lines.append(tail.out.next())
     assert tail.stop() == INTERRUPTED
     assert json.loads("\n".join(lines + tail.out.rest())) == records
+
+
+@pytest.mark.timeout(400)
+def test_follow_rides_out_an_elasticsearch_restart(make_service: Any, spawn: Any) -> None:
+    """A private node stops under `search --follow`: it says so on stderr and keeps polling;
+    once the node is back, new records appear (none twice)."""
+    from elasticsearch import Elasticsearch
+
+    node = make_service("elasticsearch")
+    now = datetime.now(UTC)
+    name = daily("follow-restart", now)
+    with Elasticsearch(node.address, request_timeout=60) as es:
+        es.indices.create(index=name, mappings=MAPPING, settings={"number_of_replicas": 0})
+        first = make_record(now, "before")
+        es.index(index=name, id=first["event"]["id"], document=first, refresh=True)
+    follow = spawn(
+        "search", "--follow", "--interval", "0.5", "--timeout", "5", "--format", "ndjson",
+        "--elasticsearch", node.address, "--index", "follow-restart-*",
+    )  # fmt: skip
+    assert json.loads(follow.out.next())["message"] == "before"
+    node.stop()
+    assert "retrying every 0.5s" in follow.err.until("cannot reach Elasticsearch", timeout=60)
+    node.start()
+    with Elasticsearch(node.address, request_timeout=60) as es:
+        es.cluster.health(index=name, wait_for_status="green", timeout="60s")
+        second = make_record(datetime.now(UTC), "after")
+        es.index(index=name, id=second["event"]["id"], document=second, refresh=True)
+    assert json.loads(follow.out.next(timeout=90))["message"] == "after"
+    assert (
+        follow.err.until("answers again") == "kafka-logging: Elasticsearch answers again; following"
+    )
+    assert follow.stop() == INTERRUPTED
