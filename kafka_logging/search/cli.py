@@ -203,7 +203,8 @@ TAIL_HELP = """Print new records straight from Kafka as they arrive, until Ctrl-
 Reads every partition of --topic from its end (--from-beginning: from the start; --since:
 from the first record Kafka stamped at or after that time) without a consumer group and
 without committing offsets, so it never disturbs the indexers.
-Records from different partitions are interleaved as they arrive.
+Records from different partitions are interleaved as they arrive; partitions added to the
+topic later are read too (checked every 30 s).
 
 QUERY is NOT Lucene: whitespace-separated terms that must all match (quote to group words):
 `word` or `"two words"` is a case-insensitive substring of the message; `field:value` means

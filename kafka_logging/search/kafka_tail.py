@@ -59,6 +59,7 @@ class KafkaTail:
         warn: Callable[[str], None] = lambda _: None,
         consumer_factory: Callable[[dict[str, Any]], Any] | None = None,
         clock: Callable[[], float] = time.monotonic,
+        metadata_interval: float = 30.0,
     ) -> None:
         from confluent_kafka import Consumer, KafkaException  # noqa: PLC0415 - only tail pays
 
@@ -77,6 +78,9 @@ class KafkaTail:
         except KafkaException as exc:
             raise TailError(f"invalid Kafka client settings: {_describe(exc)}") from None
         self._clock = clock
+        self._metadata_interval = metadata_interval
+        self._partitions: set[int] = set()
+        self._checked_at = 0.0
         self._last_error: str | None = None  # the newest broker error not reported yet
         self._warned_at: float | None = None
 
@@ -136,8 +140,34 @@ class KafkaTail:
             if self._since is not None:
                 assignment = self._offsets_since(assignment, self._since)
         self._consumer.assign(assignment)
+        self._partitions = set(partitions)
+        self._checked_at = self._clock()
         self._last_error = None
         return len(partitions)
+
+    def _follow_new_partitions(self) -> None:
+        """Every `metadata_interval` seconds, assign partitions added to the topic since (from
+        their beginning: everything routed to them is new), so scaling out hides nothing."""
+        now = self._clock()
+        if not self._partitions or now - self._checked_at < self._metadata_interval:
+            return
+        self._checked_at = now
+        from confluent_kafka import OFFSET_BEGINNING, KafkaException, TopicPartition  # noqa: PLC0415
+
+        try:
+            metadata = self._consumer.list_topics(self._topic, timeout=self._timeout)
+        except KafkaException:
+            return  # unreachable for now: the broker errors are reported by error_cb
+        described = metadata.topics.get(self._topic)
+        if described is None or described.error is not None:
+            return
+        added = sorted(set(described.partitions) - self._partitions)
+        if added:
+            self._consumer.incremental_assign(
+                [TopicPartition(self._topic, p, OFFSET_BEGINNING) for p in added]
+            )
+            self._partitions.update(added)
+            self._warn(f"{self._topic} has new partition(s) {added}; reading them too")
 
     def _end_offsets(self, partitions: list[int]) -> list[Any]:
         """Each partition at its high watermark, resolved now: whatever is produced after
@@ -187,6 +217,7 @@ class KafkaTail:
         while not stop.is_set():
             messages = self._consumer.consume(size, timeout=0.5)
             self._report_broker_errors()
+            self._follow_new_partitions()
             batch = []
             for message in messages:
                 record = self._decode(message)

@@ -348,3 +348,42 @@ def test_follow_rides_out_an_elasticsearch_restart(make_service: Any, spawn: Any
         follow.err.until("answers again") == "kafka-logging: Elasticsearch answers again; following"
     )
     assert follow.stop() == INTERRUPTED
+
+
+def test_tail_reads_partitions_added_while_it_runs(kafka_bootstrap: str, topic: str) -> None:
+    """Partitions added to the topic (scaling out) are picked up and read from their start."""
+    import threading
+
+    from confluent_kafka import Producer
+    from confluent_kafka.admin import AdminClient, NewPartitions
+
+    from kafka_logging.search.kafka_tail import KafkaTail
+
+    warnings: list[str] = []
+    tail = KafkaTail(
+        {"bootstrap.servers": kafka_bootstrap}, topic, warn=warnings.append, metadata_interval=0.5
+    )
+    try:
+        assert tail.start() == 1
+        admin = AdminClient({"bootstrap.servers": kafka_bootstrap})
+        admin.create_partitions([NewPartitions(topic, 2)])[topic].result(30)
+        producer = Producer({"bootstrap.servers": kafka_bootstrap})
+        value, headers = as_message(make_record(datetime.now(UTC), "on the new partition"))
+        for _ in range(60):  # the producer learns of partition 1 with its next metadata refresh
+            try:
+                producer.produce(topic, value, headers=headers, partition=1)
+                break
+            except Exception:
+                producer.poll(0.5)
+        assert producer.flush(30) == 0
+        stop = threading.Event()
+        timer = threading.Timer(60, stop.set)  # a bound, should the record never come
+        timer.start()
+        try:
+            batch = next(tail.batches(stop))
+        finally:
+            timer.cancel()
+        assert [r["message"] for r in batch] == ["on the new partition"]
+        assert f"{topic} has new partition(s) [1]; reading them too" in warnings
+    finally:
+        tail.close()

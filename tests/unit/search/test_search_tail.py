@@ -75,6 +75,9 @@ class FakeConsumer:
     def assign(self, partitions: list[TopicPartition]) -> None:
         self.assigned = partitions
 
+    def incremental_assign(self, partitions: list[TopicPartition]) -> None:
+        self.assigned = [*self.assigned, *partitions]
+
     def consume(self, num_messages: int, timeout: float) -> list[FakeMessage]:
         if not self.batches:
             assert self.stop is not None
@@ -244,3 +247,27 @@ def test_since_and_from_beginning_exclude_each_other() -> None:
 
     with pytest.raises(ValueError, match="exclude each other"):
         make(from_beginning=True, since=datetime(2026, 1, 1, tzinfo=UTC))
+
+
+def test_partitions_added_later_are_read_from_their_beginning() -> None:
+    """After metadata_interval, partitions added to the topic are assigned at their start and
+    announced on stderr; before it, metadata is not asked again."""
+    now = [0.0]
+    tail, consumer, warnings = make(clock=lambda: now[0], metadata_interval=30)
+    tail.start()
+    consumer.topics = {"logs": FakeTopic(5)}
+    consumer.high.update({3: 0, 4: 0})
+    stop = threading.Event()
+    consumer.stop = stop
+    consumer.batches = [[good("a")], [good("b")]]
+    batches = tail.batches(stop)
+    now[0] = 10.0
+    next(batches)
+    assert len(consumer.assigned) == 3
+    now[0] = 31.0
+    next(batches)
+    assert [(tp.partition, tp.offset) for tp in consumer.assigned[3:]] == [
+        (3, OFFSET_BEGINNING),
+        (4, OFFSET_BEGINNING),
+    ]
+    assert warnings == ["logs has new partition(s) [3, 4]; reading them too"]
