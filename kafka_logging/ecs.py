@@ -91,6 +91,7 @@ class EcsFormatter(BaseJsonFormatter):
         self._pid = -1
         self._id_prefix = ""
         self._id_counter = itertools.count()
+        self._levels: dict[str, str] = {}
 
     def event_id(self) -> str:
         """A fresh 128-bit id: 64 random bits drawn once per process, then a 64-bit counter.
@@ -134,27 +135,39 @@ class EcsFormatter(BaseJsonFormatter):
         if redactor is not None and redactor.patterns:
             message = redactor.text(message)
 
+        created = record.created
+        second = int(created)
+        if second != self._second:
+            self._second_text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+            self._second = second
+        level = self._levels.get(record.levelname)
+        if level is None:
+            level = self._levels[record.levelname] = str(record.levelname).lower()
         log: dict[str, Any] = {
-            "level": record.levelname.lower(),
+            "level": level,
             "logger": record.name,
             "origin": {
                 "file": {"name": record.filename, "line": record.lineno},
                 "function": record.funcName,
             },
         }
-        log_data["@timestamp"] = self.timestamp_text(record.created)
-        log_data["log"] = log
-        log_data["message"] = message
-        log_data["ecs"] = {"version": ECS_VERSION}
+        log_data.update(
+            {
+                "@timestamp": f"{self._second_text}.{int((created - second) * 1e6):06d}Z",
+                "log": log,
+                "message": message,
+                "ecs": {"version": ECS_VERSION},
+                "host": {"hostname": self.hostname},
+                "process": {
+                    "pid": record.process,
+                    "name": record.processName,
+                    "thread": {"id": record.thread, "name": record.threadName},
+                },
+                "event": {"id": self.event_id()},
+            }
+        )
         if self.service:
-            log_data["service"] = dict(self.service)
-        log_data["host"] = {"hostname": self.hostname}
-        log_data["process"] = {
-            "pid": record.process,
-            "name": record.processName,
-            "thread": {"id": record.thread, "name": record.threadName},
-        }
-        log_data["event"] = {"id": self.event_id()}
+            log_data["service"] = self.service.copy()
 
         exc_info = record.exc_info
         if exc_info and exc_info[0] is not None:

@@ -40,6 +40,7 @@ from kafka_logging.stats import Stats
 Encoder = Callable[[wire.Record], bytes]
 _ENCODING_HEADERS = {e: (wire.HEADER_ENCODING, e.value.encode()) for e in wire.Encoding}
 ORPHAN_SCAN_INTERVAL = 30.0  # seconds between looks for spools of processes that died
+BEHIND = 256  # a batch this large means records arrive faster than one linger apart
 
 _RETRIABLE_NAMES = frozenset(
     [
@@ -263,10 +264,10 @@ class Worker:
             if self.closing.is_set() and not queue:
                 self._shutdown()
                 return
-            if len(batch) >= self.s.batch_size:
-                continue
+            if len(batch) >= BEHIND:
+                continue  # behind: no pause until the queue is short again
             if batch:
-                self.closing.wait(self.s.linger)
+                self.closing.wait(self.s.linger)  # let a few records gather (cheaper per record)
                 continue
             self.wake.clear()
             if not queue:
