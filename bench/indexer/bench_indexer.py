@@ -160,7 +160,7 @@ def count(es: Elasticsearch, prefix: str) -> int:
 
 
 def ceiling(es: Elasticsearch, values: list[bytes], ids: list[str], threads: int) -> dict[str, Any]:
-    prefix = f"bench-ceil{threads}-{RUN}"
+    prefix = f"bench-ceil{threads}-{RUN}-{uuid.uuid4().hex[:4]}"
     install_template(es, index_settings(prefix))
     index = datetime.now(UTC).strftime(f"{prefix}-%Y.%m.%d")
     bodies: list[bytes] = []
@@ -258,8 +258,8 @@ def scrape(port: int, name: str) -> float:
 
 
 def drain(topic: str, n: int, workers: int, work: Path) -> dict[str, Any]:
-    prefix = f"bench-w{workers}-{RUN}"
-    group = f"bench-{prefix}"
+    prefix = f"bench-w{workers}-{RUN}-{uuid.uuid4().hex[:4]}"
+    group = f"bench-{prefix}"  # a new group each run: it reads the topic from the start
     procs = []
     started = time.monotonic()
     for w in range(workers):
