@@ -22,24 +22,26 @@ Parser = Callable[[str], tuple[Fields | None, tuple[str, ...]]]
 
 def nest(flat: dict[str, Any], sep: str = ".") -> Fields:
     """{"log.level": "x", "a": {"b": 1}} -> {"log": {"level": "x"}, "a": {"b": 1}}."""
-    out: Fields = {}
-    for key, value in flat.items():
-        if sep not in key or key == "@timestamp":
-            existing = out.get(key)
-            if isinstance(existing, dict) and isinstance(value, dict):
-                merge_into(existing, value)
-            else:
-                out[key] = value
-            continue
+    dotted = [key for key in flat if sep in key and key != "@timestamp"]
+    if not dotted:
+        return flat
+    out: Fields = {k: v for k, v in flat.items() if sep not in k or k == "@timestamp"}
+    for key in dotted:
         parts = key.split(sep)
         target = out
         for part in parts[:-1]:
             nxt = target.get(part)
-            if not isinstance(nxt, dict):
+            if type(nxt) is not dict:
                 nxt = {}
                 target[part] = nxt
             target = nxt
-        target[parts[-1]] = value
+        last = parts[-1]
+        existing = target.get(last)
+        value = flat[key]
+        if type(existing) is dict and type(value) is dict:
+            merge_into(existing, value)
+        else:
+            target[last] = value
     return out
 
 
@@ -47,7 +49,7 @@ def merge_into(base: Fields, extra: Fields) -> None:
     """Deep-merge `extra` into `base` (extra wins on conflicts)."""
     for key, value in extra.items():
         existing = base.get(key)
-        if isinstance(existing, dict) and isinstance(value, dict):
+        if type(existing) is dict and type(value) is dict:
             merge_into(existing, value)
         else:
             base[key] = value
