@@ -128,3 +128,21 @@ def test_compose_mounts_the_example_configs_the_image_ships() -> None:
     assert "COPY deploy/indexer.yaml deploy/shipper.yaml /etc/kafka-logging/" in dockerfile
     configs = {argv[argv.index("--config") + 1] for _, argv in _invocations() if "--config" in argv}
     assert configs <= {"/etc/kafka-logging/indexer.yaml", "/etc/kafka-logging/shipper.yaml"}
+
+
+def test_configs_inside_kubernetes_configmaps_load_with_their_models() -> None:
+    """The daemon configs embedded in ConfigMaps validate, with their ${VARS} supplied."""
+    from kafka_logging.config import parse
+
+    found = 0
+    for _path, doc in _yaml_documents():
+        if not (isinstance(doc, dict) and doc.get("kind") == "ConfigMap"):
+            continue
+        for key, text in doc.get("data", {}).items():
+            command = {"indexer.yaml": "index", "shipper.yaml": "ship"}.get(key)
+            if command is not None:
+                with pytest.MonkeyPatch.context() as env:
+                    env.setenv("ES_PASSWORD", "example")
+                    parse(yaml.safe_load(text), _model(command), key, environ={})
+                found += 1
+    assert found >= 2
