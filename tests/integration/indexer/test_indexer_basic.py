@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from conftest import Running, Setup, consume_all, ecs_record, produce, yesterday
+from indexer_support import Running, Setup, consume_all, ecs_record, produce, yesterday
 
 from indexer.config import IndexerConfig
 
@@ -123,7 +123,7 @@ def test_avro_encodings_are_decoded_by_their_header(
 ) -> None:
     """Avro single-object and Confluent wire format messages (chosen by kl.encoding) are
     indexed with the same fields as their JSON twin."""
-    from conftest import produce_raw
+    from indexer_support import produce_raw
 
     from kafka_logging import avro
     from kafka_logging.record import Encoding, encode_json, headers_for

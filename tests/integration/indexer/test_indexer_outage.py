@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from conftest import Running, Setup, ecs_record, produce
+from indexer_support import Running, Setup, ecs_record, produce
 
 from indexer.config import IndexerConfig
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from conftest import Running, Setup, consume_all, ecs_record, produce, produce_raw
+from indexer_support import Running, Setup, consume_all, ecs_record, produce, produce_raw
 
 from indexer.config import IndexerConfig
 from indexer.dlq import HEADER_OFFSET, HEADER_PARTITION, HEADER_REASON, HEADER_STAGE, HEADER_TOPIC

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from conftest import Running, Setup
+from indexer_support import Running, Setup
 
 from indexer.config import IndexerConfig
 from kafka_logging.handler import KafkaHandler
