@@ -11,6 +11,8 @@ Contenders, each in its own fresh process, one after the other:
   (d') kafka-bigq  the same with max_queue_records = --records (nothing shed: pure throughput)
   (e) kafka-down  KafkaHandler pointed at a closed port (no spool), p99 caller latency
   (f) kafka-down-spool  the same with a spool directory
+  (g) kafka-emit-only   KafkaHandler whose worker is held off: emit() alone, without the
+                        worker competing for the GIL (the caller's own cost)
 
 Reported per contender: caller wall time per record (the loop of logger.info calls),
 caller-thread CPU per record, total process CPU per record until everything is delivered
@@ -21,6 +23,7 @@ Results go to bench/results/handler.json and handler.md.
 from __future__ import annotations
 
 import argparse
+import collections
 import json
 import logging
 import os
@@ -45,6 +48,7 @@ CONTENDERS = [
     "kafka-bigq",
     "kafka-down",
     "kafka-down-spool",
+    "kafka-emit-only",
 ]
 # (b) writes the same information the KafkaHandler's ECS record holds.
 JSON_FIELDS = (
@@ -117,6 +121,15 @@ def make_handler(name: str, args: argparse.Namespace, work: Path) -> tuple[loggi
         queue = args.records + 10_000 if name == "kafka-bigq" else 20_000
         handler = KafkaHandler(args.bootstrap, topic, service_name="bench", max_queue_records=queue)
         return handler, (admin, topic)
+    if name == "kafka-emit-only":
+        held = KafkaHandler(
+            args.bootstrap, "bench", service_name="bench", max_queue_records=args.records * 2
+        )
+        held._wake.set()  # the worker never starts: only emit() runs
+        # Records leave the queue as if a worker kept up (a long-lived queue of 100k records
+        # would mostly measure the garbage collector scanning them).
+        held._queue = collections.deque(maxlen=512)
+        return held, None
     spool = str(work / "spool") if name == "kafka-down-spool" else None
     handler = KafkaHandler(
         f"127.0.0.1:{closed_port()}",
@@ -143,7 +156,9 @@ def one(name: str, args: argparse.Namespace) -> dict[str, Any]:
     # warm up (imports, first connections, worker start)
     for i in range(2000):
         log(MSG, paths[i & 63], i % 500, extra={"user": {"id": i}, "status": 200})
-    if hasattr(handler, "flush"):
+    if name == "kafka-emit-only":
+        handler._queue.clear()  # type: ignore[attr-defined]
+    elif hasattr(handler, "flush"):
         handler.flush()
     pause = threading.Event()
     pause.wait(0.5)
@@ -181,6 +196,8 @@ def one(name: str, args: argparse.Namespace) -> dict[str, Any]:
             pause.wait(0.01)
     elif name.startswith("kafka-down"):
         handler.flush(10)  # type: ignore[call-arg]
+    elif name == "kafka-emit-only":
+        handler._queue.clear()  # type: ignore[attr-defined]
     else:
         handler.flush()
     wall2 = time.perf_counter()
@@ -225,6 +242,10 @@ def targets(results: dict[str, Any]) -> dict[str, Any]:
     if floor is not None and "caller_wall_us" in kafka:
         out["caller wall over floor, us (<= 3)"] = kafka["caller_wall_us"] - floor
         out["caller thread CPU over floor, us (<= 3)"] = kafka["caller_thread_cpu_us"] - floor_cpu
+    if floor is not None and get("kafka-emit-only", "caller_wall_us") is not None:
+        out["emit() alone over floor, wall us (<= 3)"] = (
+            get("kafka-emit-only", "caller_wall_us") - floor
+        )
     if file_cpu:
         for name in ("kafka", "kafka-bigq"):
             if get(name, "total_cpu_us") is not None:
