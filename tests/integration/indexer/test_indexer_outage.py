@@ -32,16 +32,20 @@ def _get(port: int, path: str) -> tuple[int, bytes]:
         return exc.code, exc.read()
 
 
-def test_elasticsearch_down_for_20s_loses_nothing(
+def test_elasticsearch_down_for_20s_then_frozen_loses_nothing(
     setup: Setup, run_indexer: Callable[[IndexerConfig], Running], make_service: Any
 ) -> None:
     """With the node stopped for >= 20 s while producers keep writing, the indexer stays up,
     pauses, reports "stalled" on /health, and once the node is back every record is
-    indexed exactly once."""
+    indexed exactly once; then the same with the node frozen (SIGSTOP) instead of stopped."""
     node = make_service("elasticsearch")
     setup.es_url = node.address
     port = _free_port()
-    running = run_indexer(setup.config(metrics={"port": port}))
+    running = run_indexer(
+        setup.config(
+            metrics={"port": port}, elasticsearch={"hosts": [node.address], "request_timeout": 3}
+        )
+    )
     produce(setup.bootstrap, setup.topic, [ecs_record(i) for i in range(1000)], partitions=3)
     assert setup.wait_count(1000) == 1000
     assert _get(port, "/health")[0] == 200
@@ -67,9 +71,17 @@ def test_elasticsearch_down_for_20s_loses_nothing(
 
     node.start()
     assert setup.wait_count(3000, timeout=120) == 3000
+
+    # Slow rather than down: the node frozen (SIGSTOP) answers nothing; requests time out.
+    node.freeze()
+    produce(setup.bootstrap, setup.topic, [ecs_record(i) for i in range(3000, 3500)], 3)
+    pause.wait(8)
+    assert running.thread.is_alive()
+    node.thaw()
+    assert setup.wait_count(3500, timeout=120) == 3500
     running.stop()
     ids = setup.ids()
-    assert len(ids) == len(set(ids)) == 3000
+    assert len(ids) == len(set(ids)) == 3500
     assert running.indexer.metrics.retries._value.get() > 0
 
 
