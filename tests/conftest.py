@@ -11,11 +11,9 @@ from __future__ import annotations
 
 import contextlib
 import os
-import random
 import re
 import shutil
 import signal
-import socket
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -25,7 +23,12 @@ from typing import Any
 import pytest
 
 from kafka_logging.stack import manager, services
-from kafka_logging.stack.settings import StackSettings, default_cache_dir, default_data_dir
+from kafka_logging.stack.settings import (
+    StackSettings,
+    default_cache_dir,
+    default_data_dir,
+    private_stack,
+)
 
 INTEGRATION_DIR = Path(__file__).parent / "integration"
 
@@ -105,13 +108,6 @@ def index(request: pytest.FixtureRequest, es_url: str) -> Iterator[str]:
         es.indices.delete(index=f"{name}*", ignore_unavailable=True, allow_no_indices=True)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 class DisposableService:
     """A private Kafka broker or Elasticsearch node for tests that stop, kill or freeze it.
 
@@ -120,16 +116,7 @@ class DisposableService:
 
     def __init__(self, name: str, data_dir: Path) -> None:
         self.name = name
-        self.settings = StackSettings(
-            cache_dir=default_cache_dir(),
-            data_dir=data_dir,
-            kafka_port=_free_port(),
-            kafka_controller_port=_free_port(),
-            es_port=_free_port(),
-            es_transport_port=_free_port(),
-            kafka_heap="384m",
-            es_heap="512m",
-        )
+        self.settings = private_stack(data_dir)
         self.start()
 
     @property
@@ -190,26 +177,3 @@ def make_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
             service.thaw()
         service.stop()
         shutil.rmtree(base, ignore_errors=True)
-
-
-def _bindable(port: int) -> bool:
-    with socket.socket() as sock:
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-        return True
-
-
-@pytest.fixture(scope="session")
-def free_port_block() -> Any:
-    """Factory: `free_port_block(n)` -> the first of n consecutive loopback ports free now."""
-
-    def find(size: int) -> int:
-        for _ in range(200):
-            start = random.randrange(20000, 60000 - size)
-            if all(_bindable(p) for p in range(start, start + size)):
-                return start
-        raise RuntimeError(f"no block of {size} free ports found")
-
-    return find

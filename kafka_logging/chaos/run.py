@@ -7,7 +7,6 @@ import contextlib
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -24,29 +23,12 @@ import yaml
 from kafka_logging.chaos.files import SHIPPER_PATTERN, FileWriter
 from kafka_logging.chaos.plan import Fault, schedule
 from kafka_logging.stack import manager
-from kafka_logging.stack.settings import StackSettings, default_cache_dir
+from kafka_logging.stack.procs import free_port_block
+from kafka_logging.stack.settings import StackSettings, private_stack
 
 Say = Callable[[str], None]
 CLI = [sys.executable, "-m", "kafka_logging"]
 APPS = {"app-0": 2, "app-1": 0, "app-2": 0}  # name -> forked workers
-
-
-def _free_block(size: int) -> int:
-    import random  # noqa: PLC0415
-
-    for _ in range(500):
-        start = random.randrange(20000, 60000 - size)  # noqa: S311 - not security
-        ok = True
-        for port in range(start, start + size):
-            with socket.socket() as sock:
-                try:
-                    sock.bind(("127.0.0.1", port))
-                except OSError:
-                    ok = False
-                    break
-        if ok:
-            return start
-    raise RuntimeError("no free ports")
 
 
 @dataclass
@@ -71,18 +53,7 @@ class Run:
     timeline: list[tuple[float, int, int]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        start = _free_block(6)
-        self.settings = StackSettings(
-            cache_dir=default_cache_dir(),
-            data_dir=self.base / "stack",
-            kafka_port=start,
-            kafka_controller_port=start + 1,
-            es_port=_free_block(1),
-            es_transport_port=_free_block(1),
-            kafka_heap="384m",
-            es_heap="768m",
-            kafka_nodes=3,
-        )
+        self.settings = private_stack(self.base / "stack", kafka_nodes=3, es_heap="768m")
         self.truth_dir = self.base / "truth"
         self.files = FileWriter(
             self.base / "logs",
@@ -107,7 +78,7 @@ class Run:
                 "kafka": {"bootstrap_servers": bootstrap},
                 "elasticsearch": {"hosts": [self.settings.es_url], "request_timeout": 10},
                 "index": {"replicas": 0},
-                "metrics": {"port": _free_block(1)},
+                "metrics": {"port": free_port_block(1)},
                 "shutdown_timeout": 15,
             }
             (self.base / f"indexer-{i}.yaml").write_text(yaml.safe_dump(config))
@@ -121,7 +92,7 @@ class Run:
                 }
             ],
             "checkpoint": {"path": str(self.base / "shipper" / "checkpoint.json")},
-            "metrics": {"port": _free_block(1)},
+            "metrics": {"port": free_port_block(1)},
         }
         (self.base / "shipper.yaml").write_text(yaml.safe_dump(shipper))
 

@@ -111,3 +111,23 @@ def tail(path: Path, lines: int = 25) -> str:
     except OSError:
         return f"(no log at {path})"
     return "\n".join(data.decode(errors="replace").splitlines()[-lines:])
+
+
+def _bindable(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+def free_port_block(size: int) -> int:
+    """The first of `size` consecutive loopback ports that are all free right now."""
+    import random  # noqa: PLC0415
+
+    for _ in range(500):
+        start = random.randrange(20000, 60000 - size)  # noqa: S311 - not security
+        if all(_bindable(p) for p in range(start, start + size)):
+            return start
+    raise RuntimeError(f"no block of {size} free loopback ports found")

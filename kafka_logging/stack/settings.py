@@ -113,3 +113,27 @@ def node_number(name: str) -> int:
 
 def is_kafka(name: str) -> bool:
     return name == "kafka" or name.startswith("kafka-")
+
+
+def private_stack(data_dir: Path, kafka_nodes: int = 1, **overrides: object) -> StackSettings:
+    """Settings for a private stack on a block of free loopback ports (tests, chaos runs).
+
+    Kafka node n listens on first + 2(n-1) and its controller on the port after it;
+    Elasticsearch takes the two ports after the last controller.
+    """
+    from kafka_logging.stack.procs import free_port_block  # noqa: PLC0415
+
+    first = free_port_block(2 * kafka_nodes + 2)
+    values: dict[str, object] = {
+        "cache_dir": default_cache_dir(),
+        "data_dir": data_dir,
+        "kafka_port": first,
+        "kafka_controller_port": first + 1,
+        "es_port": first + 2 * kafka_nodes,
+        "es_transport_port": first + 2 * kafka_nodes + 1,
+        "kafka_heap": "384m",
+        "es_heap": "512m",
+        "kafka_nodes": kafka_nodes,
+    }
+    values.update(overrides)
+    return StackSettings(**values)  # type: ignore[arg-type]

@@ -18,25 +18,17 @@ from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 
 from kafka_logging.stack import manager
-from kafka_logging.stack.settings import StackSettings, default_cache_dir
+from kafka_logging.stack.settings import StackSettings, private_stack
 
 BROKERS = ["kafka", "kafka-2", "kafka-3"]
 
 
 @pytest.fixture(scope="module")
-def cluster(free_port_block: Any) -> Iterator[StackSettings]:
+def cluster() -> Iterator[StackSettings]:
     """Three brokers (each also a controller) on free loopback ports, private to this module."""
     base = Path(tempfile.mkdtemp(prefix="kl-cluster-", dir="/var/tmp"))
     os.chmod(base, 0o755)
-    start = free_port_block(6)
-    settings = StackSettings(
-        cache_dir=default_cache_dir(),
-        data_dir=base,
-        kafka_port=start,
-        kafka_controller_port=start + 1,
-        kafka_heap="384m",
-        kafka_nodes=3,
-    )
+    settings = private_stack(base, kafka_nodes=3)
     manager.up(settings, print, only=BROKERS)
     yield settings
     manager.down(settings, print)

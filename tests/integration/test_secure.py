@@ -22,28 +22,17 @@ from elasticsearch import AuthenticationException, Elasticsearch
 from kafka_logging.cli import main
 from kafka_logging.config import ElasticsearchSettings, KafkaSettings
 from kafka_logging.stack import manager
-from kafka_logging.stack.settings import StackSettings, default_cache_dir
+from kafka_logging.stack.settings import StackSettings, private_stack
 
 BIN = Path(sys.executable).parent / "kafka-logging"
 
 
 @pytest.fixture(scope="module")
-def secure(free_port_block: Any) -> Iterator[StackSettings]:
+def secure() -> Iterator[StackSettings]:
     """A private stack in secure mode: Kafka SASL_SSL on port + 100, Elasticsearch on HTTPS."""
     base = Path(tempfile.mkdtemp(prefix="kl-secure-", dir="/var/tmp"))
     os.chmod(base, 0o755)
-    start = free_port_block(2)
-    settings = StackSettings(
-        cache_dir=default_cache_dir(),
-        data_dir=base,
-        kafka_port=start,
-        kafka_controller_port=start + 1,
-        es_port=free_port_block(1),
-        es_transport_port=free_port_block(1),
-        kafka_heap="384m",
-        es_heap="512m",
-        secure=True,
-    )
+    settings = private_stack(base, secure=True)
     manager.up(settings, print)
     yield settings
     manager.down(settings, print)
