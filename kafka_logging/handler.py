@@ -45,7 +45,8 @@ spool is replayed in order. The spool's position moves only past acknowledged me
 Spooled records survive the process being killed (the data is in the page cache at once)
 and are fsync'd every `spool_fsync_interval` seconds (a power loss can lose up to that
 much). A process that starts with the same `spool_dir` and destination adopts the spools
-of dead processes (exactly one process gets each, by its lock) and replays them first.
+of dead processes (exactly one process gets each, by its lock) and replays them first;
+a running handler also looks for such spools every 30 s.
 Records still in memory (the queue, librdkafka's buffer) when the process is killed are
 lost; at `close()` they are delivered or, at the deadline, moved into the spool.
 Without a spool, records wait in librdkafka's bounded buffer while Kafka is away, and
@@ -67,7 +68,9 @@ come back through the handler: they go to stderr, rate limited.
 Kafka
 -----
 Idempotent producer, `acks=all`, zstd compression, `linger.ms=5`; `producer_config`
-passes any librdkafka setting (TLS, SASL, ...) and overrides these. The message key is
+passes any librdkafka setting (TLS, SASL, ...) and overrides these (librdkafka checks
+them at construction). After a fatal producer error (e.g. a broken idempotence sequence)
+the producer is replaced; its unsent messages are spooled (or counted) first. The message key is
 the record's `service.name` (`key_field`, a dotted path, or None for no key). JSON by
 default; `serializer="avro"` gives Avro single-object encoding, or Confluent's wire
 format when `schema_registry_url` is set (see kafka_logging.avro).

@@ -204,3 +204,27 @@ def test_avro_confluent_with_registry(
     assert by_registry == got.record
     assert got.record["message"] == "registered 1"
     assert got.record["x"] == {"y": True}
+
+
+def test_oversized_record_is_accepted_truncated(
+    kafka_bootstrap: str, topic: str, logger: logging.Logger
+) -> None:
+    """A 3 MB message with a long traceback is truncated to fit the broker's limit, flagged,
+    and accepted: nothing rejected, nothing dropped."""
+    handler = KafkaHandler(kafka_bootstrap, topic, service_name="big")
+    logger.addHandler(handler)
+    try:
+        raise ValueError("v" * 2_000_000)
+    except ValueError:
+        logger.exception("m" * 3_000_000)
+    assert handler.flush(30)
+    (got,) = consume(kafka_bootstrap, topic, 1)
+    assert len(got.value) <= 1_000_000
+    assert got.record["kafka_logging"]["truncated"] is True
+    assert got.record["kafka_logging"]["original_size"] > 5_000_000
+    assert got.record["message"].startswith("mmm")
+    assert got.record["error"]["type"] == "ValueError"
+    stats = handler.stats()
+    assert stats["delivered"] == 1
+    assert stats["dropped_total"] == 0
+    assert stats["failed"] == {}
