@@ -1,7 +1,8 @@
 # ruff: noqa: PLC0415 - each contender imports only its own library, in its own process
 """Benchmark: what a log call costs the application, per handler, on the same records.
 
-    .venv/bin/python bench/handler/run.py [--records 100000] [--bootstrap 127.0.0.1:9092]
+    .venv/bin/python bench/handler/run.py [--records 100000] [--rounds 3]
+                                          [--bootstrap 127.0.0.1:9092]
 
 Contenders, each in its own fresh process, one after the other:
   (a) nothing     a Handler whose emit() does nothing (the stdlib floor: making the record)
@@ -28,6 +29,7 @@ import json
 import logging
 import os
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -229,6 +231,19 @@ def one(name: str, args: argparse.Namespace) -> dict[str, Any]:
     return result
 
 
+def median_of(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Per-metric median over the successful runs (the first run's other fields)."""
+    good = [r for r in runs if "error" not in r]
+    if not good:
+        return runs[-1]
+    out = dict(good[0])
+    for key, value in good[0].items():
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            out[key] = statistics.median(r[key] for r in good if key in r)
+    out["rounds"] = len(good)
+    return out
+
+
 def targets(results: dict[str, Any]) -> dict[str, Any]:
     """The issue's targets, computed from one run's results (None when a part is missing)."""
 
@@ -297,20 +312,23 @@ def main() -> int:
     )
     parser.add_argument("--one", choices=CONTENDERS, help=argparse.SUPPRESS)
     parser.add_argument("--only", nargs="*", choices=CONTENDERS, default=CONTENDERS)
+    parser.add_argument("--rounds", type=int, default=1, help="runs per contender (median)")
     args = parser.parse_args()
     if args.one:
         print(json.dumps(one(args.one, args)))
         return 0
-    results: dict[str, Any] = {}
-    for name in args.only:
-        argv = [sys.executable, __file__, "--one", name, "--records", str(args.records)]
-        argv += ["--bootstrap", args.bootstrap]
-        proc = subprocess.run(argv, capture_output=True, text=True, check=False)
-        if proc.returncode != 0:
-            results[name] = {"error": proc.stderr.strip().splitlines()[-3:]}
-        else:
-            results[name] = json.loads(proc.stdout.strip().splitlines()[-1])
-        print(name, json.dumps(results[name]), flush=True)
+    runs: dict[str, list[dict[str, Any]]] = {name: [] for name in args.only}
+    for round_no in range(args.rounds):  # interleaved, so load changes hit every contender
+        for name in args.only:
+            argv = [sys.executable, __file__, "--one", name, "--records", str(args.records)]
+            argv += ["--bootstrap", args.bootstrap]
+            proc = subprocess.run(argv, capture_output=True, text=True, check=False)
+            if proc.returncode != 0:
+                runs[name].append({"error": proc.stderr.strip().splitlines()[-3:]})
+            else:
+                runs[name].append(json.loads(proc.stdout.strip().splitlines()[-1]))
+            print(f"round {round_no + 1}", name, json.dumps(runs[name][-1]), flush=True)
+    results = {name: median_of(found) for name, found in runs.items()}
     report: dict[str, Any] = {
         "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "python": sys.version.split()[0],
