@@ -29,7 +29,9 @@ each at most `max_record_bytes`. When the queue, or the spool, is `shed_fraction
 records below `shed_level` (default: DEBUG and INFO) are shed; WARNING and above are still
 taken until it is completely full. Every drop is counted in `stats()["dropped"]` by reason
 (`queue_full`, `queue_shed`, `spool_full`, `spool_shed`, `kafka_queue_full`,
-`shutdown_deadline`, `closed`, `recursion`, `rejected:<kafka error>`) and reported on
+`delivery_failed`, `shutdown_deadline`, `closed`, `recursion`, `emit_error`,
+`worker_crashed`, `rejected:<kafka error>`; spool frames found corrupt on replay are
+counted in `spool_corrupt_frames`) and reported on
 stderr, at most once per `diagnostics_interval` seconds per reason, never through logging.
 
 Durability policy (the spool)
@@ -40,7 +42,8 @@ librdkafka's not-yet-sent messages are taken back into it first, in order, and n
 follow. One spool per handler and process (`<spool_dir>/<destination>-<pid>-...spool`,
 flock'ed by its owner), bounded by `spool_max_bytes`. While it holds anything, new
 records are appended behind it so the topic receives them in logging order; a probe (the
-oldest spooled record) is sent every second or so, and once Kafka acknowledges it the
+oldest spooled record) is sent after 1 s, then backing off to every 10 s, and once Kafka
+acknowledges it the
 spool is replayed in order. The spool's position moves only past acknowledged messages.
 Spooled records survive the process being killed (the data is in the page cache at once)
 and are fsync'd every `spool_fsync_interval` seconds (a power loss can lose up to that
@@ -401,6 +404,7 @@ class KafkaHandler(logging.Handler):
             len(self._queue),
             in_flight=worker.in_flight() if worker is not None else 0,
             spool_bytes=spool.pending_bytes if spool is not None else 0,
+            spool_corrupt_frames=spool.corrupt_frames if spool is not None else 0,
             kafka_down=worker.down if worker is not None else False,
         )
 

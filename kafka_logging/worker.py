@@ -144,7 +144,6 @@ class Worker:
         self._encoder: Encoder = wire.encode_json
         self._encoding = wire.Encoding.JSON
         self._registry_retry = 0.0
-        self._max_messages = int(settings.producer_config.get("queue.buffering.max.messages", 0))
         self.abandoned: list[Any] = []
 
     # -- thread --------------------------------------------------------------------------
