@@ -37,7 +37,7 @@ class ConsumerSettings(StrictModel):
     auto_offset_reset: Literal["earliest", "latest"] = "earliest"
     # Records taken from Kafka but not yet resolved, in bytes of message values. Above this
     # the worker pauses its partitions (and keeps polling, so it stays in the group).
-    max_buffered_bytes: int = Field(default=64 * MiB, ge=64 * 1024)
+    max_buffered_bytes: int = Field(default=32 * MiB, ge=64 * 1024)
     # Messages fetched per consume() call.
     fetch_batch: int = Field(default=1000, ge=1, le=100_000)
     # How often resolved offsets are committed (asynchronously; synchronously on revoke/exit).
