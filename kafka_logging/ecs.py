@@ -93,13 +93,15 @@ class EcsFormatter(BaseJsonFormatter):
         self._id_counter = itertools.count()
         self._levels: dict[str, str] = {}
 
-    def event_id(self) -> str:
+    def event_id(self, pid: int | None = None) -> str:
         """A fresh 128-bit id: 64 random bits drawn once per process, then a 64-bit counter.
 
         Unique within the process by the counter and across processes by the random part
         (re-drawn after fork, since the pid changes); cheaper than 16 random bytes each.
+        `pid` is the record's process id when known (it saves a getpid() system call).
         """
-        pid = os.getpid()
+        if pid is None:
+            pid = os.getpid()
         if pid != self._pid:
             self._id_prefix = os.urandom(8).hex()
             self._id_counter = itertools.count()
@@ -163,7 +165,7 @@ class EcsFormatter(BaseJsonFormatter):
                     "name": record.processName,
                     "thread": {"id": record.thread, "name": record.threadName},
                 },
-                "event": {"id": self.event_id()},
+                "event": {"id": self.event_id(record.process)},
             }
         )
         if self.service:
