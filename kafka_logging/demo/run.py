@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -25,17 +24,11 @@ from pathlib import Path
 import yaml
 
 from kafka_logging.errors import FatalError
+from kafka_logging.stack.procs import free_port_block
 
 Say = Callable[[str], None]
 CLI = [sys.executable, "-m", "kafka_logging"]
 FILE_PATTERN = r"(?s)^(?P<ts>\S+ \S+) (?P<log__level>[A-Z]+) (?P<log__logger>\S+) (?P<message>.*)$"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @dataclass
@@ -61,7 +54,7 @@ class Demo:
             "kafka": {"bootstrap_servers": self.bootstrap},
             "elasticsearch": {"hosts": [self.es_url]},
             "index": {"replicas": 0},
-            "metrics": {"port": _free_port()},
+            "metrics": {"port": free_port_block(1)},
         }
         shipper = {
             "kafka": {"bootstrap_servers": self.bootstrap},
@@ -80,7 +73,7 @@ class Demo:
                 }
             ],
             "checkpoint": {"path": str(self.workdir / "checkpoint.json")},
-            "metrics": {"port": _free_port()},
+            "metrics": {"port": free_port_block(1)},
         }
         paths = self.workdir / "indexer.yaml", self.workdir / "shipper.yaml"
         paths[0].write_text(yaml.safe_dump(indexer))

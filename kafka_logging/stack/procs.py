@@ -122,12 +122,24 @@ def _bindable(port: int) -> bool:
         return True
 
 
+def _ephemeral_low() -> int:
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
 def free_port_block(size: int) -> int:
-    """The first of `size` consecutive loopback ports that are all free right now."""
+    """The first of `size` consecutive loopback ports that are all free right now.
+
+    Chosen below the kernel's ephemeral range: a port handed out for outgoing connections
+    could be taken by any client between our check and the server's bind.
+    """
     import random  # noqa: PLC0415
 
+    high = min(_ephemeral_low(), 65536) - size
     for _ in range(500):
-        start = random.randrange(20000, 60000 - size)  # noqa: S311 - not security
+        start = random.randrange(12000, high)  # noqa: S311 - not security
         if all(_bindable(p) for p in range(start, start + size)):
             return start
     raise RuntimeError(f"no block of {size} free loopback ports found")
