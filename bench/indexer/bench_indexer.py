@@ -196,6 +196,7 @@ def ceiling(es: Elasticsearch, values: list[bytes], ids: list[str], threads: int
         f" {errors} item errors, {total} docs)"
     )
     return {
+        "load_average": os.getloadavg()[0],
         "threads": threads,
         "docs_per_s": rate,
         "seconds": elapsed,
