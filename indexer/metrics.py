@@ -19,7 +19,6 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.metrics_core import HistogramMetricFamily
 from prometheus_client.registry import Collector
-from prometheus_client.utils import floatToGoString
 
 PREFIX = "kafka_logging_indexer"
 LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 0.75, 1, 1.5, 2, 3, 5, 10, 30, 60, 300, 3600)
@@ -55,7 +54,7 @@ class BatchHistogram(Collector):
         with self._lock:
             counts, total = list(self._counts), self._sum
         cumulative, running = [], 0
-        labels = [floatToGoString(float(b)) for b in self._bounds] + ["+Inf"]
+        labels = [repr(float(b)) for b in self._bounds] + ["+Inf"]  # as prometheus_client
         for bound, count in zip(labels, counts, strict=True):
             running += count
             cumulative.append((bound, running))
