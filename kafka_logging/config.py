@@ -115,23 +115,24 @@ class ElasticsearchSettings(StrictModel):
         return kwargs
 
 
-def _expand(value: Any, where: str, missing: list[str]) -> Any:
+def _expand(value: Any, where: str, missing: list[str], environ: Mapping[str, str]) -> Any:
     if isinstance(value, str):
 
         def replace(match: re.Match[str]) -> str:
             name = match.group(1)
-            if name not in os.environ:
+            if name not in environ:
                 missing.append(f"{where}: environment variable {name} is not set")
                 return ""
-            return os.environ[name]
+            return environ[name]
 
         return _VAR.sub(replace, value)
     if isinstance(value, Mapping):
         return {
-            k: _expand(v, f"{where}.{k}" if where else str(k), missing) for k, v in value.items()
+            k: _expand(v, f"{where}.{k}" if where else str(k), missing, environ)
+            for k, v in value.items()
         }
     if isinstance(value, list):
-        return [_expand(v, f"{where}[{i}]", missing) for i, v in enumerate(value)]
+        return [_expand(v, f"{where}[{i}]", missing, environ) for i, v in enumerate(value)]
     return value
 
 
@@ -165,9 +166,10 @@ def parse(
         data = {}
     if not isinstance(data, dict):
         raise ConfigError(f"{source}: the top level must be a mapping, not {type(data).__name__}")
-    _apply_env_overrides(data, os.environ if environ is None else environ)
+    environ = os.environ if environ is None else environ
+    _apply_env_overrides(data, environ)
     missing: list[str] = []
-    data = _expand(data, "", missing)
+    data = _expand(data, "", missing, environ)
     if missing:
         raise ConfigError(f"{source}:\n  - " + "\n  - ".join(missing))
     try:

@@ -33,11 +33,12 @@ def test_every_bad_field_is_named_at_once() -> None:
     assert "extra: unknown key" in text
 
 
-def test_env_variable_supplies_a_secret(monkeypatch: pytest.MonkeyPatch) -> None:
-    """${NAME} in a value is read from the environment."""
-    monkeypatch.setenv("ES_PW", "s3cret")
+def test_env_variable_supplies_a_secret() -> None:
+    """${NAME} in a value is read from the environment given (the process's by default)."""
     config = parse(
-        {"elasticsearch": {"username": "u", "password": "${ES_PW}"}}, _Daemon, environ={}
+        {"elasticsearch": {"username": "u", "password": "${ES_PW}"}},
+        _Daemon,
+        environ={"ES_PW": "s3cret"},
     )
     assert config.elasticsearch.client_kwargs()["basic_auth"] == ("u", "s3cret")
     assert "s3cret" not in repr(config)

@@ -141,8 +141,6 @@ def test_configs_inside_kubernetes_configmaps_load_with_their_models() -> None:
         for key, text in doc.get("data", {}).items():
             command = {"indexer.yaml": "index", "shipper.yaml": "ship"}.get(key)
             if command is not None:
-                with pytest.MonkeyPatch.context() as env:
-                    env.setenv("ES_PASSWORD", "example")
-                    parse(yaml.safe_load(text), _model(command), key, environ={})
+                parse(yaml.safe_load(text), _model(command), key, environ={"ES_PASSWORD": "x"})
                 found += 1
     assert found >= 2

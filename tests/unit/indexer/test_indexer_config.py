@@ -77,9 +77,8 @@ def test_producer_config_is_idempotent_with_acks_all() -> None:
     assert (conf["enable.idempotence"], conf["acks"], conf["linger.ms"]) == (True, "all", 50)
 
 
-def test_tls_and_auth_reach_both_clients(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_tls_and_auth_reach_both_clients() -> None:
     """SASL/TLS settings go to librdkafka, basic auth and CA to the Elasticsearch client."""
-    monkeypatch.setenv("PW", "secret")
     config = shared.parse(
         {
             "kafka": {
@@ -97,7 +96,7 @@ def test_tls_and_auth_reach_both_clients(monkeypatch: pytest.MonkeyPatch) -> Non
             },
         },
         IndexerConfig,
-        environ={},
+        environ={"PW": "secret"},
     )
     conf = consumer_config(config)
     assert conf["sasl.password"] == "secret"
