@@ -31,17 +31,20 @@ class Fault:
 
 
 def schedule(seed: int, duration: float) -> list[Fault]:
-    """Faults spread over `duration`, every kind at least once when it fits, at most one
-    broker or Elasticsearch fault at a time (a 3-broker cluster with min ISR 2 survives one)."""
+    """Faults spread over `duration`: broker kills, broker freezes and Elasticsearch stops in
+    rounds (each kind once per round, at most one at a time: a 3-broker cluster with min ISR 2
+    survives one), process kills in between."""
     rng = random.Random(seed)  # noqa: S311 - a reproducible schedule, not security
-    kinds = ["broker-kill", "broker-freeze", "es-stop"]
+    infra = ["broker-kill", "broker-freeze", "es-stop"]
+    kinds = list(infra)
     kills = list(PROCESS_KILLS)
     rng.shuffle(kills)
     faults: list[Fault] = []
     t = 15.0
     infra_busy_until = 0.0
     while t < duration - 10:
-        if kinds and t >= infra_busy_until:
+        if t >= infra_busy_until:
+            kinds = kinds or list(infra)  # every kind once, then again, for as long as it runs
             action = kinds.pop(rng.randrange(len(kinds)))
             down = {
                 "broker-kill": rng.uniform(15, 25),

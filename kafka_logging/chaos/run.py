@@ -63,6 +63,7 @@ class Run:
             seed=self.options.seed,
         )
         self.t0 = time.monotonic()
+        self._infra = threading.Lock()
 
     # -- configs and processes --------------------------------------------------------------
 
@@ -137,6 +138,15 @@ class Run:
         return manager.load_state(self.settings)[name].pids()
 
     def apply(self, fault: Fault) -> None:
+        if fault.action == "kill":
+            self._apply(fault)
+            return
+        # One broker or Elasticsearch fault at a time, each waiting until the previous one has
+        # fully recovered (restarts take longer under load than the schedule can know).
+        with self._infra:
+            self._apply(fault)
+
+    def _apply(self, fault: Fault) -> None:
         self._note(fault.what())
         wait = threading.Event()
         if fault.action == "kill":
