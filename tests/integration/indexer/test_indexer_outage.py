@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
 import threading
 import urllib.request
 from collections.abc import Callable
@@ -18,10 +17,10 @@ pytestmark = pytest.mark.timeout(300)
 
 
 def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+    """A port below the ephemeral range: a client connection cannot take it before the bind."""
+    from kafka_logging.stack.procs import free_port_block
+
+    return free_port_block(1)
 
 
 def _get(port: int, path: str) -> tuple[int, bytes]:

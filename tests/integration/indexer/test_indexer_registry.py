@@ -4,7 +4,6 @@ written by kafka_logging.KafkaHandler, indexed by the indexer."""
 from __future__ import annotations
 
 import logging
-import socket
 import tempfile
 import uuid
 from collections.abc import Callable, Iterator
@@ -23,10 +22,10 @@ pytestmark = pytest.mark.timeout(240)
 
 
 def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+    """A port below the ephemeral range: a client connection cannot take it before the bind."""
+    from kafka_logging.stack.procs import free_port_block
+
+    return free_port_block(1)
 
 
 @pytest.fixture(scope="module")
