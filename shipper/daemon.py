@@ -562,7 +562,8 @@ class Shipper:
         if size < f.read_offset:
             self._truncated(f, size, now)
             return True
-        if st.st_mtime_ns != f.mtime_ns:
+        if st.st_mtime_ns != f.mtime_ns or size != f.size:
+            # Changed since we last looked (timestamps are coarse: the size counts too).
             f.mtime_ns = st.st_mtime_ns
             if not head_matches(fd, f.head):
                 # Truncated and rewritten up to or past our offset between two looks

@@ -130,6 +130,7 @@ def test_copytruncate_never_loses_lines_written_before_the_copy(
     inputs = [{"paths": [str(log)], "service": "svc"}]
     running = run_shipper(make_config(tmp_path, kafka_bootstrap, topic, inputs))
     expected = ["start"]
+    read_back(kafka_bootstrap, topic, 1, idle=0)  # a file rotated away unseen is unknowable
     for rotation in range(3):
         batch = [f"r{rotation}-{i}" for i in range(3000)]
         write(log, *batch)
@@ -139,7 +140,10 @@ def test_copytruncate_never_loses_lines_written_before_the_copy(
         write(log, f"after-{rotation}")
         expected += [*batch, f"after-{rotation}"]
         # Rotations are far apart compared to the scan interval: let this one be noticed.
-        read_back(kafka_bootstrap, topic, len(expected), idle=0)
+        got = read_back(kafka_bootstrap, topic, len(expected), idle=0)
+        missing = sorted(set(expected) - set(got))
+        entries = [(e.path, e.offset) for e in running.shipper.entries()]
+        assert not missing, f"rotation {rotation}: {len(missing)} missing {missing[:3]} {entries}"
     got = read_back(kafka_bootstrap, topic, len(expected))
     running.stop()
     assert sorted(got) == sorted(expected)
