@@ -2,10 +2,9 @@
 broker for 20+ s; afterwards every line written is in Kafka. Duplicates are reported.
 
 Seeded (SHIPPER_CHAOS_SEED, default 4242) so a failure can be replayed; timing still varies.
-One rule keeps the test honest about what no shipper can do: a file is rotated again only
-after the shipper has been running for a moment since its previous rotation (a generation of
-a file that was created and rotated away entirely while the shipper was dead, at a name the
-globs do not match, cannot be known to exist).
+One rule keeps the test honest about what no shipper can do: a file is rotated only once the
+shipper's checkpoint holds its current generation (a generation created and rotated away
+entirely while the shipper was dead, to a name the globs do not match, cannot be known).
 """
 
 from __future__ import annotations
@@ -24,24 +23,26 @@ from typing import Any
 import pytest
 from shipper_helpers import consume, create_topic, make_config, start_again, write_config
 
+from kafka_logging.errors import FatalError
+from shipper.checkpoint import CheckpointStore
+from shipper.identity import head_hash
+
 CLI = str(Path(sys.executable).parent / "kafka-logging")
 SEED = int(os.environ.get("SHIPPER_CHAOS_SEED", "4242"))
 KILLS = 12
 OUTAGE_SECONDS = 21
-SEEN_AFTER_ROTATION = 1.5  # seconds the shipper must have run since a file's last rotation
 
 
 class Chaos:
-    def __init__(self, tmp_path: Path, config_path: Path) -> None:
+    def __init__(self, tmp_path: Path, config_path: Path, checkpoint: str) -> None:
+        self.checkpoint = checkpoint
         self.rng = random.Random(SEED)
         self.logs = tmp_path / "logs"
         self.config_path = config_path
         self.stderr = open(tmp_path / "shipper.stderr", "ab")  # noqa: SIM115 - closed in finish
         self.proc: subprocess.Popen[bytes] | None = None
-        self.up_since = 0.0
         self.kills = 0
         self.rotations = {"rename": 0, "copytruncate": 0}
-        self.last_rotation = {"a.log": 0.0, "b.log": 0.0}
         self.written: list[str] = []
         self.seq = 0
 
@@ -50,7 +51,6 @@ class Chaos:
             [CLI, "ship", "--config", str(self.config_path), "--log-level", "warning"],
             stderr=self.stderr,
         )
-        self.up_since = time.monotonic()
 
     def kill(self) -> None:
         assert self.proc is not None
@@ -69,13 +69,28 @@ class Chaos:
             f.writelines(f"{line}\n" for line in lines)
         self.written += lines
 
+    def seen(self, path: Path) -> bool:
+        """The checkpoint holds this generation of `path` (same inode, same head)."""
+        try:
+            entries = CheckpointStore(self.checkpoint).load() or []
+            st = path.stat()
+            with open(path, "rb") as f:
+                head = f.read(1024)
+        except (OSError, FatalError):
+            return False
+        return any(
+            (e.dev, e.ino) == (st.st_dev, st.st_ino)
+            and e.head_len > 0
+            and head_hash(head[: e.head_len]) == e.head_hash
+            for e in entries
+        )
+
     def maybe_rotate(self, now: float) -> None:
         name = self.rng.choice(["a.log", "b.log"])
-        if now - max(self.last_rotation[name], self.up_since) < SEEN_AFTER_ROTATION:
-            return
         if self.rng.random() > 0.05 or not (self.logs / name).exists():
             return
-        self.last_rotation[name] = now
+        if not self.seen(self.logs / name):
+            return
         n = sum(self.rotations.values()) + 1
         if name == "a.log":
             os.rename(self.logs / name, self.logs / f"{name}.{n}")
@@ -113,7 +128,7 @@ def test_every_line_survives_kill_9_rotations_and_a_broker_outage(
         },
         limits={"max_in_flight_bytes": 262144, "idle_close_seconds": 2},
     )
-    chaos = Chaos(tmp_path, write_config(tmp_path / "shipper.yaml", config))
+    chaos = Chaos(tmp_path, write_config(tmp_path / "shipper.yaml", config), config.checkpoint.path)
     chaos.start()
     try:
         t0 = time.monotonic()
