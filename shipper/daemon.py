@@ -106,6 +106,7 @@ class Shipper:
         self.metrics.watch(self._lag, self._gauges)
         self.metrics_port: int | None = None
         self._next_scan = 0.0
+        self._unreadable: set[str] = set()
         self._next_checkpoint = 0.0
 
     # ---- checkpoint -----------------------------------------------------------------------
@@ -158,10 +159,14 @@ class Shipper:
         self.stop_event.set()
 
     def run(self) -> None:
-        if self.config.metrics.enabled:
-            self.metrics_port = self.metrics.serve(
-                self.config.metrics.host, self.config.metrics.port
-            )
+        metrics = self.config.metrics
+        if metrics.enabled:
+            try:
+                self.metrics_port = self.metrics.serve(metrics.host, metrics.port)
+            except OSError as exc:
+                raise FatalError(
+                    f"metrics: cannot listen on {metrics.host}:{metrics.port}: {exc.strerror}"
+                ) from None
         try:
             self._loop()
         finally:
@@ -257,8 +262,11 @@ class Shipper:
         try:
             fd = open_file(where.path)
         except OSError as exc:
-            log.warning("cannot open %s: %s (retrying at the next scan)", where.path, exc)
+            if where.path not in self._unreadable:  # say it once, keep retrying quietly
+                self._unreadable.add(where.path)
+                log.warning("cannot open %s: %s (retrying at every scan)", where.path, exc)
             return
+        self._unreadable.discard(where.path)
         st = os.fstat(fd)
         if key_of(st) != where.key:
             os.close(fd)
