@@ -10,17 +10,23 @@ from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient
 
 from kafka_logging.errors import FatalError
+from kafka_logging.kafka_diag import ErrorCollector
 from shipper.checkpoint import CheckpointStore
 from shipper.config import ShipperConfig
 from shipper.discovery import Discovery
 
 
 def check_kafka(config: ShipperConfig, timeout: float = 5.0) -> list[str]:
+    errors = ErrorCollector()
     try:
-        admin = AdminClient(config.kafka.client_config())
+        admin = AdminClient({**config.kafka.client_config(), **errors.client_config()})
         metadata = admin.list_topics(timeout=timeout)
-    except (KafkaException, FatalError) as exc:
+    except FatalError as exc:
         return [f"kafka: cannot reach {config.kafka.bootstrap_servers}: {exc}"]
+    except KafkaException as exc:
+        admin.poll(0)
+        reason = errors.explain(str(exc.args[0]))
+        return [f"kafka: cannot reach {config.kafka.bootstrap_servers}: {reason}"]
     topic = metadata.topics.get(config.output.topic)
     if topic is None:
         return [f"kafka: topic {config.output.topic!r} does not exist"]

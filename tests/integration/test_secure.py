@@ -308,3 +308,24 @@ def test_whole_pipeline_over_sasl_ssl_and_https(
     outputs += "".join((tmp_path / f"{n}.out").read_text() for n in ("shipper", "indexer"))
     assert kafka_pw not in outputs
     assert es_pw not in outputs
+
+
+def test_shipper_check_names_a_wrong_password(secure: StackSettings, tmp_path: Path) -> None:
+    """`ship --check` with bad SCRAM credentials says authentication failed; no secret shown."""
+    config = {
+        "kafka": _kafka(
+            secure, sasl_password="not-the-password", sasl_password_file=None
+        ).model_dump(mode="json", exclude_none=True)
+        | {"sasl_password": "not-the-password"},
+        "inputs": [{"paths": [str(tmp_path / "*.log")], "service": "s"}],
+        "checkpoint": {"path": str(tmp_path / "cp.json")},
+        "metrics": {"enabled": False},
+    }
+    path = tmp_path / "shipper.yaml"
+    path.write_text(yaml.safe_dump(config))
+    proc = subprocess.run(
+        [BIN, "ship", "--check", "--config", path], capture_output=True, text=True, check=False
+    )
+    assert proc.returncode == 1
+    assert "Authentication failed" in proc.stdout + proc.stderr
+    assert "not-the-password" not in proc.stdout + proc.stderr
