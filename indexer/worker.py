@@ -31,6 +31,7 @@ from indexer.route import Router
 from indexer.template import install_template
 from indexer.tracker import OffsetTracker, TopicPartition
 from kafka_logging.errors import ConfigError, FatalError, RetryableError
+from kafka_logging.kafka_diag import client_logger
 from kafka_logging.record import RecordDecodeError
 
 if TYPE_CHECKING:
@@ -166,6 +167,7 @@ class Indexer:
         conf = consumer_config(config)
         conf["error_cb"] = self._on_kafka_error
         conf["on_commit"] = self._on_commit
+        conf.setdefault("logger", client_logger("indexer.kafka"))
         try:
             return Consumer(conf)
         except KafkaException as exc:
@@ -176,6 +178,7 @@ class Indexer:
 
         conf = producer_config(config)
         conf["error_cb"] = self._on_kafka_error
+        conf.setdefault("logger", client_logger("indexer.kafka"))
         try:
             return Producer(conf)
         except KafkaException as exc:

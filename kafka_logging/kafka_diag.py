@@ -9,7 +9,10 @@ refused connection) only through `error_cb` and its log; a metadata request mere
 from __future__ import annotations
 
 import logging
+import re
 import threading
+import time
+from collections.abc import Callable
 from typing import Any
 
 _MOST_SPECIFIC_FIRST = (
@@ -80,3 +83,40 @@ class ErrorCollector:
                 if name in self._latest:
                     return self._latest[name]
             return next(iter(self._latest.values()), fallback)
+
+
+_VOLATILE = re.compile(r"\(after \d+ms[^)]*\)|#(?:producer|consumer)-\d+|\d+/\d+ brokers")
+
+
+class _OncePerInterval(logging.Filter):
+    """Lets each distinct client line through at most once per `interval` seconds."""
+
+    def __init__(self, interval: float, clock: Callable[[], float]) -> None:
+        super().__init__()
+        self._interval = interval
+        self._clock = clock
+        self._last: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        key = _VOLATILE.sub("", record.getMessage())
+        now = self._clock()
+        with self._lock:
+            if now - self._last.get(key, -self._interval) < self._interval:
+                return False
+            if len(self._last) > 1000:
+                self._last.clear()
+            self._last[key] = now
+        return True
+
+
+def client_logger(
+    name: str, interval: float = 30.0, clock: Callable[[], float] = time.monotonic
+) -> logging.Logger:
+    """A logger for librdkafka's own lines (the client's `logger` setting): they go through the
+    daemon's logging, each distinct problem at most once per `interval`, instead of the raw
+    `%3|...|FAIL|` line on stderr several times a second."""
+    logger = logging.getLogger(name)
+    if not any(isinstance(f, _OncePerInterval) for f in logger.filters):
+        logger.addFilter(_OncePerInterval(interval, clock))
+    return logger

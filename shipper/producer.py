@@ -17,6 +17,7 @@ from typing import Any
 from confluent_kafka import KafkaError, KafkaException, Producer
 
 from kafka_logging.errors import FatalError, RetryableError
+from kafka_logging.kafka_diag import client_logger
 from shipper.config import ShipperConfig
 
 log = logging.getLogger(__name__)
@@ -66,7 +67,9 @@ class KafkaSink:
 
     def _make(self) -> Any:
         try:
-            return Producer({**self.settings, "error_cb": self._error})
+            return Producer(
+                {"logger": client_logger("shipper.kafka"), **self.settings, "error_cb": self._error}
+            )
         except KafkaException as exc:
             raise FatalError(f"cannot create the Kafka producer: {exc}") from None
 

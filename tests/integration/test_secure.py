@@ -329,3 +329,40 @@ def test_shipper_check_names_a_wrong_password(secure: StackSettings, tmp_path: P
     assert proc.returncode == 1
     assert "Authentication failed" in proc.stdout + proc.stderr
     assert "not-the-password" not in proc.stdout + proc.stderr
+
+
+@pytest.mark.timeout(180)
+def test_daemons_with_a_wrong_password_say_so_once_and_keep_running(
+    secure: StackSettings, tmp_path: Path
+) -> None:
+    """Indexer and shipper with bad SCRAM credentials: no crash, no crash loop, no flood of
+    client lines, the reason named, and the password never printed."""
+    import time
+
+    kafka = _kafka(secure, sasl_password="wrong-pw-4711", sasl_password_file=None).model_dump(
+        mode="json", exclude_none=True
+    ) | {"sasl_password": "wrong-pw-4711"}
+    (tmp_path / "a.log").write_text("one line\n")
+    configs = {
+        "index": {"kafka": kafka, "elasticsearch": {"hosts": [secure.es_url]},
+                  "metrics": {"port": 0}},
+        "ship": {"kafka": kafka, "inputs": [{"paths": [str(tmp_path / "*.log")], "service": "s"}],
+                 "checkpoint": {"path": str(tmp_path / "cp.json")}, "metrics": {"enabled": False}},
+    }  # fmt: skip
+    procs = {}
+    for command, config in configs.items():
+        path = tmp_path / f"{command}.yaml"
+        path.write_text(yaml.safe_dump(config))
+        out = (tmp_path / f"{command}.out").open("w")
+        procs[command] = subprocess.Popen(
+            [BIN, command, "--config", path], stdout=out, stderr=subprocess.STDOUT
+        )
+    time.sleep(12)  # a fixed observation window: how often does each daemon repeat itself?
+    for command, proc in procs.items():
+        assert proc.poll() is None, f"{command} exited: {(tmp_path / f'{command}.out').read_text()}"
+        proc.terminate()
+        proc.wait(60)
+        output = (tmp_path / f"{command}.out").read_text()
+        assert "Authentication failed" in output, output[-2000:]
+        assert output.count("Authentication failed") <= 2, output[-2000:]
+        assert "wrong-pw-4711" not in output
