@@ -49,6 +49,11 @@ CONSUMER_DEFAULTS: dict[str, Any] = {
     "queued.max.messages.kbytes": 8192,
     "fetch.max.bytes": 16 * 1024 * 1024,
     "fetch.wait.max.ms": 100,
+    # A SIGKILLed worker keeps its partitions until the group's session times out; Kafka's
+    # 45 s default showed as a 45 s indexing stall in the chaos run. The loop keeps polling
+    # even while Elasticsearch is down, so a short session is safe.
+    "session.timeout.ms": 10_000,
+    "heartbeat.interval.ms": 3_000,
 }
 PRODUCER_DEFAULTS: dict[str, Any] = {"linger.ms": 5, "compression.type": "lz4"}
 # What acknowledgement-driven committing requires: never taken from the operator.

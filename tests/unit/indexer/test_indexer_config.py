@@ -111,3 +111,14 @@ def test_the_es_client_does_not_retry_by_itself() -> None:
     client = es_client(IndexerConfig())
     assert client._max_retries == 0
     client.close()
+
+
+def test_dead_workers_release_partitions_within_ten_seconds_unless_overridden() -> None:
+    """The group session is 10 s by default (a killed worker's partitions move on quickly);
+    the operator's librdkafka passthrough still wins."""
+    default = consumer_config(shared.parse({}, IndexerConfig, environ={}))
+    assert default["session.timeout.ms"] == 10_000
+    custom = shared.parse(
+        {"kafka": {"librdkafka": {"session.timeout.ms": 45000}}}, IndexerConfig, environ={}
+    )
+    assert consumer_config(custom)["session.timeout.ms"] == 45000
