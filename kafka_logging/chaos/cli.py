@@ -58,7 +58,8 @@ def chaos(
     drawn from --seed it SIGKILLs the shipper, indexers and apps, kills and restarts a broker,
     freezes one with SIGSTOP, and stops Elasticsearch. Then it compares the ground truth
     (every record the generators recorded as written) with Elasticsearch and reports lost,
-    duplicated and dead-lettered counts. Exit 1 unless 0 lost and 0 duplicated.
+    duplicated and dead-lettered counts. A daemon that exits outside the fault plan is reported
+    and restarted. Exit 1 unless 0 lost, 0 duplicated and no unexpected exit.
     """
     from kafka_logging.chaos.plot import svg  # noqa: PLC0415
     from kafka_logging.chaos.run import Options, run_chaos  # noqa: PLC0415
@@ -75,7 +76,8 @@ def chaos(
     plot_path.write_text(svg(report))
     _print(report)
     click.echo(f"report: {report_path}, plot: {plot_path}")
-    sys.exit(0 if report["lost"] == 0 and report["duplicated"] == 0 else 1)
+    clean = report["lost"] == 0 and report["duplicated"] == 0 and not report["unexpected_exits"]
+    sys.exit(0 if clean else 1)
 
 
 def _print(report: dict[str, Any]) -> None:
@@ -86,6 +88,7 @@ def _print(report: dict[str, Any]) -> None:
         "lost",
         "duplicated",
         "dead_lettered",
+        "unexpected_exits",
         "unconfirmed_but_indexed",
         "generators",
         "rotations",

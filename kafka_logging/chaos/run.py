@@ -64,6 +64,9 @@ class Run:
         )
         self.t0 = time.monotonic()
         self._infra = threading.Lock()
+        self._faulting: set[str] = set()  # daemons a fault is killing right now
+        self._settled = True  # False while daemons must be running (crashes are noticed)
+        self.unexpected_exits: list[str] = []
 
     # -- configs and processes --------------------------------------------------------------
 
@@ -115,6 +118,7 @@ class Run:
         )
 
     def kill(self, name: str) -> None:
+        self._faulting.add(name)
         proc = self.procs[name]
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
@@ -153,6 +157,7 @@ class Run:
             self.kill(fault.target)
             wait.wait(fault.down_for)
             self.start(fault.target)
+            self._faulting.discard(fault.target)
         elif fault.action == "broker-kill":
             for pid in self._broker_pids(fault.target):
                 os.kill(pid, signal.SIGKILL)
@@ -197,8 +202,18 @@ class Run:
         except Exception:  # noqa: BLE001 - Elasticsearch may be the thing we stopped
             return -1
 
+    def _watch(self) -> None:
+        """A daemon that exited outside the fault plan is a failure: note it, restart it."""
+        for name, proc in list(self.procs.items()):
+            if self._settled or name in self._faulting or proc.poll() is None:
+                continue
+            self._note(f"{name} EXITED UNEXPECTEDLY with status {proc.returncode}; restarting")
+            self.unexpected_exits.append(f"{name}: {proc.returncode}")
+            self.start(name)
+
     def _sample(self, stop: threading.Event) -> None:
         while not stop.wait(5.0):
+            self._watch()
             total = sum(self.truth().values())
             self.timeline.append((time.monotonic() - self.t0, total, self.indexed_count()))
 
@@ -264,6 +279,7 @@ class Run:
         for name in ("indexer-1", "indexer-2", "shipper", *APPS):
             self.start(name)
         self.files.start()
+        self._settled = False
         self.t0 = time.monotonic()
         stop_sampling = threading.Event()
         sampler = threading.Thread(target=self._sample, args=(stop_sampling,), daemon=True)
@@ -278,6 +294,7 @@ class Run:
         clock.wait(max(0.0, o.duration - (time.monotonic() - self.t0)))
         for thread in running:
             thread.join()
+        self._settled = True
         self._note("load ends: stopping the apps (SIGTERM) and the file writer")
         for name in APPS:
             self.terminate(name)
@@ -314,6 +331,7 @@ class Run:
                 for t, w, i in self.timeline
             ],
             "events": self.events,
+            "unexpected_exits": self.unexpected_exits,
             "elapsed_s": round(elapsed, 1),
         }
 

@@ -45,5 +45,6 @@ def test_short_chaos_run_loses_and_duplicates_nothing(tmp_path: Path, kafka_boot
     assert report["written"] > 5000
     assert report["lost"] == 0, summary
     assert report["duplicated"] == 0, summary
+    assert report["unexpected_exits"] == []
     assert proc.returncode == 0
     assert report_path.with_suffix(".svg").read_text().startswith("<svg")
