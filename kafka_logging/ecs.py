@@ -39,6 +39,9 @@ ATTR_MESSAGE = "_kl_msg"
 ATTR_SPAN = "_kl_span"
 
 _RESERVED = frozenset([*RESERVED_ATTRS, "taskName", "message", "asctime"])
+# The attributes LogRecord.__init__ sets, in every Python version we run on.
+_INIT_ATTRS = frozenset(logging.LogRecord("", logging.INFO, "", 0, "", None, None).__dict__)
+_CACHE_LIMIT = 4096  # call sites / threads remembered; the cache starts over beyond that
 
 
 def _safe_str(value: object) -> str:
@@ -85,13 +88,19 @@ class EcsFormatter(BaseJsonFormatter):
         if environment:
             self.service["environment"] = environment
         self.hostname = hostname or socket.gethostname()
+        self._service = dict(self.service) if self.service else None
+        self._ecs = {"version": ECS_VERSION}
+        self._host = {"hostname": self.hostname}
+        self._sites: dict[tuple[str, str, str, int, str | None], dict[str, Any]] = {}
+        self._processes: dict[Any, dict[str, Any]] = {}
+        # A LogRecord with nothing added has exactly LogRecord's own attributes.
+        self._plain = len(_INIT_ATTRS)
         self.redactor = redactor
         self._second = -1
         self._second_text = ""
-        self._pid = -1
-        self._id_prefix = ""
+        self._pid: int | None = -1
+        self._id_base = 0
         self._id_counter = itertools.count()
-        self._levels: dict[str, str] = {}
 
     def event_id(self, pid: int | None = None) -> str:
         """A fresh 128-bit id: 64 random bits drawn once per process, then a 64-bit counter.
@@ -103,10 +112,13 @@ class EcsFormatter(BaseJsonFormatter):
         if pid is None:
             pid = os.getpid()
         if pid != self._pid:
-            self._id_prefix = os.urandom(8).hex()
-            self._id_counter = itertools.count()
-            self._pid = pid
-        return f"{self._id_prefix}{next(self._id_counter):016x}"
+            self._new_id_prefix(pid)
+        return "%032x" % (self._id_base + next(self._id_counter))
+
+    def _new_id_prefix(self, pid: int) -> None:
+        self._id_base = int.from_bytes(os.urandom(8)) << 64
+        self._id_counter = itertools.count()
+        self._pid = pid
 
     # -- python-json-logger hooks ------------------------------------------------------
     def jsonify_log_record(self, log_data: dict[str, Any]) -> str:
@@ -124,16 +136,16 @@ class EcsFormatter(BaseJsonFormatter):
         self.add_fields(log_data, record, message_dict)
         return self.process_log_record(log_data)
 
-    def add_fields(
+    def add_fields(  # noqa: PLR0912, PLR0915 - one straight pass, run for every record
         self, log_data: dict[str, Any], record: logging.LogRecord, message_dict: dict[str, Any]
     ) -> None:
-        extras = self.extras(record, message_dict)
+        attrs = record.__dict__
         redactor = self.redactor
 
         message: str = ""
+        rendered = attrs.get(ATTR_MESSAGE)
         if not message_dict:
-            rendered = record.__dict__.get(ATTR_MESSAGE)
-            message = rendered if isinstance(rendered, str) else render_message(record)
+            message = rendered if type(rendered) is str else render_message(record)
         if redactor is not None and redactor.patterns:
             message = redactor.text(message)
 
@@ -142,62 +154,119 @@ class EcsFormatter(BaseJsonFormatter):
         if second != self._second:
             self._second_text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
             self._second = second
-        level = self._levels.get(record.levelname)
-        if level is None:
-            level = self._levels[record.levelname] = str(record.levelname).lower()
-        log: dict[str, Any] = {
-            "level": level,
-            "logger": record.name,
-            "origin": {
-                "file": {"name": record.filename, "line": record.lineno},
-                "function": record.funcName,
-            },
-        }
-        log_data.update(
-            {
-                "@timestamp": f"{self._second_text}.{int((created - second) * 1e6):06d}Z",
-                "log": log,
-                "message": message,
-                "ecs": {"version": ECS_VERSION},
-                "host": {"hostname": self.hostname},
-                "process": {
-                    "pid": record.process,
-                    "name": record.processName,
-                    "thread": {"id": record.thread, "name": record.threadName},
-                },
-                "event": {"id": self.event_id(record.process)},
-            }
-        )
-        if self.service:
-            log_data["service"] = self.service.copy()
+        # The parts that repeat from record to record are built once and shared (they are
+        # never mutated: merge_extras and fit copy before they change anything).
+        site = (record.name, record.levelname, record.filename, record.lineno, record.funcName)
+        log = self._sites.get(site)
+        if log is None:
+            log = self._site(site)
+        pid = record.process
+        proc = (pid, record.processName, record.thread, record.threadName)
+        process = self._processes.get(proc)
+        if process is None:
+            process = self._process(proc)
+        if pid is None:  # logging.logProcesses is off
+            pid = os.getpid()
+        if pid != self._pid:
+            self._new_id_prefix(pid)
+        log_data["@timestamp"] = "%s.%06dZ" % (self._second_text, (created - second) * 1e6)  # noqa: UP031 - twice as fast as an f-string here
+        log_data["log"] = log
+        log_data["message"] = message
+        log_data["ecs"] = self._ecs
+        log_data["host"] = self._host
+        log_data["process"] = process
+        log_data["event"] = {"id": "%032x" % (self._id_base + next(self._id_counter))}
+        if self._service is not None:
+            log_data["service"] = self._service
 
         exc_info = record.exc_info
         if exc_info and exc_info[0] is not None:
             log_data["error"] = self.error_fields(record, exc_info, redactor)
         if record.stack_info:
-            log["origin"]["stack_trace"] = record.stack_info
+            origin = {**log["origin"], "stack_trace": record.stack_info}
+            log_data["log"] = {**log, "origin": origin}
 
-        span = record.__dict__.get(ATTR_SPAN)
+        span = attrs.get(ATTR_SPAN)
         if span is not None:
             log_data["trace"] = {"id": format(span[0], "032x")}
             log_data["span"] = {"id": format(span[1], "016x")}
 
-        if extras:
+        if message_dict:
+            extras = self.extras(record, message_dict)
             if redactor is not None:
                 merge_extras(log_data, redactor.value(extras), copied=True)
             else:
                 merge_extras(log_data, extras)
+        elif len(attrs) > self._plain + (rendered is not None) + (span is not None):
+            self._add_extras(log_data, attrs, redactor)
+
+    def _add_extras(
+        self, log_data: dict[str, Any], attrs: dict[str, Any], redactor: Redactor | None
+    ) -> None:
+        """`extra=` fields into the record in one pass: redacted, and merged without touching
+        an ECS field (a dotted name or a name the record already has takes the careful way)."""
+        careful: dict[str, Any] = {}
+        for name in self.extra_names(attrs):
+            value = attrs[name]
+            if redactor is not None:
+                value = redactor.entry(name, value)
+            elif type(value) is not str and isinstance(value, Mapping):
+                value = _own(value)
+            if name in log_data or "." in name:
+                careful[name] = value
+            else:
+                log_data[name] = value
+        if careful:
+            merge_extras(log_data, careful, copied=True)
+
+    def _site(self, site: tuple[str, str, str, int, str | None]) -> dict[str, Any]:
+        name, levelname, filename, lineno, function = site
+        level = str(levelname).lower()
+        log = {
+            "level": level,
+            "logger": name,
+            "origin": {"file": {"name": filename, "line": lineno}, "function": function},
+        }
+        if len(self._sites) >= _CACHE_LIMIT:
+            self._sites.clear()
+        self._sites[site] = log
+        return log
+
+    def _process(self, proc: tuple[int | None, str | None, int | None, str | None]) -> Any:
+        pid, name, thread, thread_name = proc
+        process = {"pid": pid, "name": name, "thread": {"id": thread, "name": thread_name}}
+        if len(self._processes) >= _CACHE_LIMIT:
+            self._processes.clear()
+        self._processes[proc] = process
+        return process
 
     def extras(self, record: logging.LogRecord, message_dict: dict[str, Any]) -> dict[str, Any]:
-        """python-json-logger's `merge_record_extra`, with the reserved names removed by one
-        set difference first (most records carry no or few extras)."""
-        attrs = record.__dict__
-        names = attrs.keys() - self._skip_fields
-        if not names:
-            return message_dict
+        """python-json-logger's `merge_record_extra`: the `extra=` fields (and attributes set
+        on the record after it was made), merged over `message_dict`."""
         if message_dict:
             return merge_record_extra(record, message_dict, reserved=self._skip_fields)
-        return {k: attrs[k] for k in names if not (type(k) is str and k[:1] == "_")}
+        attrs = record.__dict__
+        return {k: attrs[k] for k in self.extra_names(attrs)}
+
+    def extra_names(self, attrs: dict[str, Any]) -> list[str]:
+        """Names of a record's attributes that are neither LogRecord's own, reserved, nor
+        private (underscore), in order. They follow LogRecord's own attributes in
+        `__dict__`, so the walk goes backwards and stops at the first of those; a record
+        whose layout is unusual (an own attribute deleted or re-added) gets a full pass."""
+        skip = self._skip_fields
+        found: list[str] = []
+        seen = 0
+        for name in reversed(attrs):
+            if name in _INIT_ATTRS:
+                break
+            seen += 1
+            if name not in skip and not (type(name) is str and name[:1] == "_"):
+                found.append(name)
+        if len(attrs) - seen != len(_INIT_ATTRS):
+            names = attrs.keys() - skip
+            return [k for k in attrs if k in names and not (type(k) is str and k[:1] == "_")]
+        found.reverse()
+        return found
 
     def error_fields(
         self, record: logging.LogRecord, exc_info: Any, redactor: Redactor | None
@@ -262,6 +331,7 @@ def _merge(
         return
     existing = target[key]
     if type(existing) is dict and isinstance(value, Mapping):
+        existing = target[key] = dict(existing)  # copy on write: ECS parts are shared
         for k, v in value.items():
             _merge(existing, k, v, f"{path}.{k}", conflicts)
         return

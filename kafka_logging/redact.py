@@ -95,6 +95,20 @@ class Redactor:
             return self.text(value) if self.patterns else value
         return value
 
+    def entry(self, key: Any, item: Any) -> Any:
+        """The redacted copy of `item`, found under mapping key `key`."""
+        secret = self._key_cache.get(key) if type(key) is str else None
+        if secret is None:
+            secret = self.secret_key(key)
+        if secret:
+            return REDACTED
+        kind = type(item)
+        if kind is str:
+            return self.text(item) if self.patterns else item
+        if kind is int or kind is float or kind is bool or item is None:
+            return item
+        return self.value(item, 1)
+
     def _mapping(self, value: Mapping[Any, Any], depth: int) -> dict[Any, Any]:
         out: dict[Any, Any] = {}
         cache = self._key_cache

@@ -145,6 +145,9 @@ class Worker:
         self._encoding = wire.Encoding.JSON
         self._registry_retry = 0.0
         self.abandoned: list[Any] = []
+        self._max_record_bytes = settings.max_record_bytes
+        self._constant_key = settings.constant_key
+        self._key_path = settings.key_path
 
     # -- thread --------------------------------------------------------------------------
     def start(self) -> None:
@@ -302,11 +305,14 @@ class Worker:
         self.stats.taken += len(batch)
         produce = self.producer.produce
         topic = self.s.topic
+        encode = self._encode
+        event_id_header = wire.HEADER_EVENT_ID
         frames: list[bytes] = []
         self._batch_bytes = 0
+        spooling = self._must_spool()
         for index, record in enumerate(batch):
-            value, key, eid, encoding = self._encode(record)
-            if frames or self._must_spool():
+            value, key, eid, encoding = encode(record)
+            if spooling:
                 self._spool_or_drop(frames, Entry(key, value, eid, encoding.value), record.levelno)
                 continue
             try:
@@ -314,7 +320,7 @@ class Worker:
                     topic,
                     value,
                     key,
-                    headers=[_ENCODING_HEADERS[encoding], (wire.HEADER_EVENT_ID, eid.encode())],
+                    headers=[_ENCODING_HEADERS[encoding], (event_id_header, eid.encode())],
                 )
             except BufferError:
                 self._set_down("the producer's local queue is full")
@@ -322,11 +328,13 @@ class Worker:
                     self._drop_unsent(record.levelno, "kafka_queue_full")
                     continue
                 self._purge_to_spool()
+                spooling = True
                 self._spool_or_drop(frames, Entry(key, value, eid, encoding.value), record.levelno)
             except Exception as exc:  # noqa: BLE001 - KafkaException & co: never reach the app
                 reason = _error_name(exc)
                 self.stats.fail(reason)
                 if self.spool is not None:
+                    spooling = True
                     self._spool_or_drop(
                         frames, Entry(key, value, eid, encoding.value), record.levelno
                     )
@@ -345,17 +353,16 @@ class Worker:
         encoding = self._encoding
         try:
             value = self._encoder(data)
-            if len(value) > self.s.max_record_bytes:
-                value = fit(data, self._encoder, self.s.max_record_bytes)
+            if len(value) > self._max_record_bytes:
+                value = fit(data, self._encoder, self._max_record_bytes)
         except Exception as exc:  # noqa: BLE001 - an Avro failure: ship it as JSON instead
             self.stats.fail(f"encode:{type(exc).__name__}")
             encoding = wire.Encoding.JSON
-            value = fit(data, wire.encode_json, self.s.max_record_bytes)
-        eid = data["event"]["id"]
-        key = self.s.constant_key
-        if key is None and self.s.key_path is not None:
-            key = _key_at(data, self.s.key_path)
-        return value, key, eid, encoding
+            value = fit(data, wire.encode_json, self._max_record_bytes)
+        key = self._constant_key
+        if key is None and self._key_path is not None:
+            key = _key_at(data, self._key_path)
+        return value, key, data["event"]["id"], encoding
 
     def _must_spool(self) -> bool:
         if self.spool is None:

@@ -213,3 +213,53 @@ def test_formatter_works_standalone() -> None:
     """EcsFormatter is a normal logging.Formatter: one JSON object per format() call."""
     out = decode_json(EcsFormatter("svc").format(make_record()).encode())
     assert out["service"] == {"name": "svc"}
+
+
+@pytest.mark.parametrize("redact", [True, False])
+def test_extras_never_change_the_next_records_shared_parts(redact: bool) -> None:
+    """Parts shared between records (host, service, log site, process) are copied before an
+    `extra=` field merges into them: the next record of the same call site is untouched."""
+    formatter = EcsFormatter("checkout", hostname="web-1", redactor=Redactor() if redact else None)
+    first = formatter.build(
+        make_record(extra={"host": {"ip": "10.0.0.1"}, "log.custom": 1, "service.team": "x"})
+    )
+    second = formatter.build(make_record())
+    assert first["host"] == {"hostname": "web-1", "ip": "10.0.0.1"}
+    assert first["log"]["custom"] == 1
+    assert first["service"]["team"] == "x"
+    assert second["host"] == {"hostname": "web-1"}
+    assert "custom" not in second["log"]
+    assert second["service"] == {"name": "checkout"}
+
+
+def test_stack_info_does_not_stick_to_the_call_site(formatter: EcsFormatter) -> None:
+    """A record with stack_info gets its stack trace; the next one from the same line does not."""
+    with_stack = formatter.build(make_record(sinfo="Stack (most recent call last):\n  here"))
+    plain = formatter.build(make_record())
+    assert with_stack["log"]["origin"]["stack_trace"].endswith("here")
+    assert "stack_trace" not in plain["log"]["origin"]
+
+
+def test_extras_found_when_the_record_layout_is_unusual(formatter: EcsFormatter) -> None:
+    """An own attribute deleted and set again (it moves behind the extras) hides no extra."""
+    record = make_record(extra={"order": 7, "user": {"id": 3}})
+    msg = record.msg
+    del record.msg
+    record.msg = msg
+    record.late = "set by a filter"
+    out = formatter.build(record)
+    assert out["order"] == 7
+    assert out["user"] == {"id": 3}
+    assert out["late"] == "set by a filter"
+    assert out["message"] == "hello world"
+
+
+def test_event_ids_differ_after_a_pid_change(formatter: EcsFormatter) -> None:
+    """A record from another process (a forked child) draws a new random id prefix."""
+    parent = make_record()
+    child = make_record()
+    child.process = (parent.process or 0) + 1
+    first = formatter.build(parent)["event"]["id"]
+    second = formatter.build(child)["event"]["id"]
+    assert first[:16] != second[:16]
+    assert re.fullmatch(r"[0-9a-f]{32}", second)
