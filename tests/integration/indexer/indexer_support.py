@@ -22,9 +22,10 @@ from typing import Any
 
 import pytest
 import yaml
-from confluent_kafka import Consumer, Producer
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka import Producer
+from confluent_kafka.admin import AdminClient
 from elasticsearch import Elasticsearch
+from kafka_support import create_topic, read_topic
 
 from indexer.config import IndexerConfig
 from indexer.worker import Indexer
@@ -84,32 +85,7 @@ def produce_raw(bootstrap: str, topic: str, values: list[tuple[bytes | None, lis
 
 def consume_all(bootstrap: str, topic: str, expected: int, timeout: float = 30) -> list[Any]:
     """Every message of `topic` (waits until `expected` arrived or the timeout)."""
-    consumer = Consumer(
-        {
-            "bootstrap.servers": bootstrap,
-            "group.id": f"check-{uuid.uuid4()}",
-            "auto.offset.reset": "earliest",
-            "enable.auto.commit": False,
-        }
-    )
-    consumer.subscribe([topic])
-    found: list[Any] = []
-    deadline = time.monotonic() + timeout
-    try:
-        while len(found) < expected and time.monotonic() < deadline:
-            for message in consumer.consume(100, 0.5):
-                if message.error() is None:
-                    found.append(message)
-    finally:
-        consumer.close()
-    return found
-
-
-def create_topic(bootstrap: str, name: str, partitions: int) -> None:
-    admin = AdminClient({"bootstrap.servers": bootstrap})
-    admin.create_topics([NewTopic(name, num_partitions=partitions, replication_factor=1)])[
-        name
-    ].result(30)
+    return read_topic(bootstrap, topic, expected, timeout)
 
 
 @dataclass
