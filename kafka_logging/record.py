@@ -138,9 +138,17 @@ def event_id(record: Mapping[str, Any]) -> str | None:
 
 
 def line_event_id(host: str, file_identity: str, offset: int) -> str:
-    """The `event.id` of a line a shipper read: the same line always gets the same id."""
-    digest = hashlib.blake2b(f"{host}\0{file_identity}\0{offset}".encode(), digest_size=16)
-    return digest.hexdigest()
+    """The `event.id` of a line a shipper read: the same line always gets the same id.
+
+    `<32 hex digits>-<offset>`: a 128-bit hash of host + file identity (the same for every
+    line of one file, so a shipper computes it once per file: it is this id with offset 0,
+    minus the final "0") joined with the line's byte offset in decimal. Unique per line
+    because (host, identity) -> prefix is a 128-bit hash and offsets differ within a file.
+    (Before session 2 the id was a hash of all three: a replay spanning that upgrade can index
+    a line twice, once under each id.)
+    """
+    digest = hashlib.blake2b(f"{host}\0{file_identity}".encode(), digest_size=16)
+    return f"{digest.hexdigest()}-{offset}"
 
 
 def random_event_id() -> str:

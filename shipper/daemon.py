@@ -41,9 +41,10 @@ from shipper.config import OnCorrupt, ShipperConfig, input_names
 from shipper.discovery import Discovery, Found
 from shipper.identity import FileKey, Head, head_matches, key_of, new_identity, read_head
 from shipper.metrics import Metrics
-from shipper.producer import KafkaSink
+from shipper.producer import NOW, PARTITION_ANY, KafkaSink
 from shipper.reader import Line
 from shipper.tailer import InputRuntime, TrackedFile, open_file
+from shipper.workers import WorkerFailure, WorkerPool
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +103,19 @@ class Shipper:
         self.first_run = False
         self._load_checkpoint(on_corrupt or config.checkpoint.on_corrupt)
         self._saved: list[Entry] | None = None
-        self.sink = sink if sink is not None else KafkaSink(config)
+        self.pool: WorkerPool | None = None
+        if sink is not None:
+            self.sink = sink
+            if hasattr(sink, "ship_region"):  # a WorkerPool (or a test's stand-in)
+                self.pool = sink
+        elif config.output.workers > 0:
+            self.sink = self.pool = WorkerPool(config, self.hostname)
+        else:
+            self.sink = KafkaSink(config)
+        chunk = self.limits.read_chunk_bytes
+        # Regions of complete lines go to the workers unframed (see workers.py): needs every
+        # line of a chunk to fit max_line_bytes.
+        self._regions = self.pool is not None and self.limits.max_line_bytes >= chunk
         self.metrics.watch(self._lag, self._gauges)
         self.metrics_port: int | None = None
         self._next_scan = 0.0
@@ -192,6 +205,8 @@ class Shipper:
         if self.sink.fatal is not None:
             self.sink.rebuild()
         if now >= self._next_scan:
+            if self.pool is not None:
+                self.pool.check()
             self.scan(now)
             self._next_scan = now + self.limits.scan_interval_seconds
         try:
@@ -339,7 +354,7 @@ class Shipper:
 
     def _delivery_failed(self, err: Any) -> None:
         reason = err.name() if hasattr(err, "name") else str(err)
-        self.metrics.delivery_failures.labels(reason).inc()
+        self.metrics.delivery_failures.labels(reason).inc(getattr(err, "count", 1))
 
     def _looks_like_copy(self, where: Found, head: Head, now: float) -> bool:
         """A new file whose full fingerprint equals a tracked file's in the same directory may
@@ -531,27 +546,24 @@ class Shipper:
         return True
 
     def _read(self, f: TrackedFile, now: float) -> bool:
-        if f.fd is None:
-            if f.size == f.read_offset:
-                return False
-            if not self._ensure_open(f, now):
-                return False
+        if f.fd is None and (f.size == f.read_offset or not self._ensure_open(f, now)):
+            return False
         fd = f.fd
         assert fd is not None
         if self._replaced(f, fd, now):
             return True
         if f.size == f.read_offset:
             return False
+        framer = f.framer
+        chunk = self.limits.read_chunk_bytes
+        if self._regions and f.multiline is None and framer.plain and len(framer.buf) < chunk // 2:
+            return self._read_region(f, fd, now)
         offset = f.read_offset
-        data = os.pread(fd, self.limits.read_chunk_bytes, offset)
+        data = os.pread(fd, chunk, offset)
         if not data:
             return False
-        f.last_active = now
-        if offset < self.limits.fingerprint_bytes and f.head.length < self.limits.fingerprint_bytes:
-            head = read_head(fd, self.limits.fingerprint_bytes)
-            if head.length > f.head.length:
-                f.head = head
-        lines = f.framer.feed(data, now)
+        self._seen(f, fd, offset, now)
+        lines = framer.feed(data, now)
         dropped = f.framer.dropped - f.dropped_reported
         if dropped:
             self.metrics.bytes_dropped.labels("line_truncated").inc(dropped)
@@ -561,6 +573,28 @@ class Shipper:
             events = f.multiline.feed(lines, now) if f.multiline is not None else lines
             if events:
                 self._ship(f, events)
+        return True
+
+    def _seen(self, f: TrackedFile, fd: int, offset: int, now: float) -> None:
+        """Bytes were read at `offset`: the file is active; its head may have grown."""
+        f.last_active = now
+        if offset < self.limits.fingerprint_bytes and f.head.length < self.limits.fingerprint_bytes:
+            head = read_head(fd, self.limits.fingerprint_bytes)
+            if head.length > f.head.length:
+                f.head = head
+
+    def _read_region(self, f: TrackedFile, fd: int, now: float) -> bool:
+        """Workers' path: read from the held partial line's start (it is read again with what
+        follows it) and hand the complete lines to a worker unframed."""
+        framer = f.framer
+        start = framer.buf_start
+        data = os.pread(fd, self.limits.read_chunk_bytes, start)
+        if len(data) <= len(framer.buf):
+            return False
+        self._seen(f, fd, f.read_offset, now)
+        region = framer.feed_region(data, now)
+        if region:
+            self._ship_region(f, start, region)
         return True
 
     def _replaced(self, f: TrackedFile, fd: int, now: float) -> bool:
@@ -595,27 +629,57 @@ class Shipper:
         if events:
             self._ship(f, events)
 
+    def _ship_region(self, f: TrackedFile, start: int, region: bytes) -> None:
+        """Hand complete lines to a worker as one batch, counted down by its one report."""
+        assert self.pool is not None
+        lines = region.count(b"\n")
+        self._read_counters[f.input.index].inc(lines)
+        batch = f.acks.open(start)
+        batch.remaining += 1
+        batch.nbytes = len(region)
+        timestamp = _now_iso(self.wall())
+        try:
+            self.pool.ship_region(
+                batch, f.input.index, f.path, f.identity, timestamp, start, region
+            )
+        except BaseException:
+            batch.on_delivery(WorkerFailure("_SEND_FAILED", lines), None)
+            raise
+        finally:
+            f.acks.seal(batch, start + len(region), lines)
+
     def _ship(self, f: TrackedFile, events: list[Line]) -> None:
         """Produce one batch: every record's report counts it down (see acks.py)."""
         timestamp = _now_iso(self.wall())
-        build = f.builder()
+        if self.pool is not None:
+            batch = f.acks.open(events[0][0])
+            batch.remaining += 1
+            batch.nbytes = sum(len(e[2]) for e in events)
+            try:
+                self.pool.ship_events(batch, f.input.index, f.path, f.identity, timestamp, events)
+            except BaseException:
+                batch.on_delivery(WorkerFailure("_SEND_FAILED", len(events)), None)
+                raise
+            finally:
+                f.acks.seal(batch, events[-1][1], len(events))
+            return
+        messages = f.encoder().batch(events, timestamp)
         sink = self.sink
         produce, topic = sink.raw_produce, sink.topic
         batch = f.acks.open(events[0][0])
         callback = batch.on_delivery
-        batch.remaining += len(events)
+        batch.remaining += len(messages)
         produced = nbytes = 0
         try:
-            for start, _end, text, flags in events:
-                value, key, headers = build(start, text, flags, timestamp)
-                nbytes += len(value)
+            for value, key, headers in messages:
                 try:
-                    produce(topic, value, key, headers=headers, on_delivery=callback)
+                    produce(topic, value, key, PARTITION_ANY, callback, None, NOW, headers)
                 except BufferError:
                     sink.produce(value, key, headers, callback)  # waits, serving reports
                 produced += 1
+                nbytes += len(value)
         finally:
-            batch.remaining -= len(events) - produced
+            batch.remaining -= len(messages) - produced
             batch.nbytes = nbytes
             f.acks.seal(batch, events[-1][1], len(events))
 

@@ -13,6 +13,9 @@
 
 from __future__ import annotations
 
+from itertools import accumulate, count, repeat
+from operator import add
+
 NO_FLAGS: tuple[str, ...] = ()
 
 # (start, end, text, flags): a plain tuple, the cheapest thing Python can build per line.
@@ -80,6 +83,11 @@ class LineFramer:
             self.discard_from, self.discard_head = None, b""
             data = data[newline + 1 :]
             offset += newline + 1
+        if not self.splitting and data.isascii() and b"\r" not in data:
+            fast = self._ascii_lines(data, offset)
+            if fast is not None:
+                out.extend(fast)
+                return out
         parts = data.split(b"\n")
         tail = parts.pop()
         limit = self.max_line_bytes
@@ -105,6 +113,42 @@ class LineFramer:
         if len(tail) > limit:
             self._long(tail, offset, out, complete=False)
         return out
+
+    @property
+    def plain(self) -> bool:
+        """Not in the middle of a long line (splitting or truncating one)."""
+        return self.discard_from is None and not self.splitting
+
+    def feed_region(self, chunk: bytes, now: float) -> bytes:
+        """For a plain framer: `chunk` read from `buf_start` (the held partial line is read
+        again with what follows it). Returns its complete lines as one region of bytes (b""
+        if it has no "\\n"); the rest is held as the partial line, as feed() would hold it.
+        The caller frames the region later (LineFramer(start).feed(region) gives the Lines
+        feed() would have given) and must use feed() instead when the held rest would exceed
+        max_line_bytes (long-line handling)."""
+        newline = chunk.rfind(b"\n") + 1
+        self.buf_start += newline
+        self.buf = chunk[newline:]
+        self.last_feed = now
+        return chunk[:newline]
+
+    def _ascii_lines(self, data: bytes, offset: int) -> list[Line] | None:
+        """The common case in C-speed steps: ASCII (one byte per character, so text lengths
+        are byte lengths, and always valid UTF-8), no "\\r", no line over the limit. Returns
+        None (nothing changed) when a line is too long: the general path handles it."""
+        parts = data.decode("ascii").split("\n")
+        tail = parts.pop()
+        limit = self.max_line_bytes
+        if len(tail) > limit or (parts and max(map(len, parts)) > limit):
+            return None
+        # end of line i = offset + (length of lines 0..i) + (i + 1) newlines
+        ends = list(map(add, accumulate(map(len, parts)), count(offset + 1)))
+        starts = [offset, *ends]
+        starts.pop()
+        lines = list(zip(starts, ends, parts, repeat(NO_FLAGS)))
+        end = ends[-1] if ends else offset
+        self.buf, self.buf_start = data[end - offset :], end
+        return lines
 
     def _long(self, raw: bytes, offset: int, out: list[Line], *, complete: bool) -> None:
         """A line over the limit: split or truncate. `complete` when its "\\n" was seen."""

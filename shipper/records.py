@@ -10,8 +10,10 @@ the idempotency key.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
 from typing import Any
+
+import orjson
 
 from kafka_logging.record import (
     ECS_VERSION,
@@ -23,6 +25,7 @@ from kafka_logging.record import (
 )
 from shipper.config import InputConfig
 from shipper.parsers import build_parser, merge_into
+from shipper.reader import Line
 
 Message = tuple[bytes, bytes | None, list[tuple[str, bytes]]]
 
@@ -70,36 +73,41 @@ class RecordBuilder:
         self.key_of = None if key_field == "service.name" else _key_getter(key_field)
         self.service_field = {"name": self.service}
 
-    def for_file(self, path: str, identity: str) -> Callable[..., Message]:
-        """build() for one file generation: its path and identity bound once."""
-        hostname = self.hostname
-        file_field = {"path": path}
-        host, ecs, service, dataset = self.host, self.ecs, self.service_field, self.dataset
-        labels, parse, prefix = self.labels, self.parse, self.header_prefix
-        constant_key, key_of = self.constant_key, self.key_of
+    def for_file(self, path: str, identity: str) -> FileEncoder:
+        """The encoder for one file generation: its path and identity bound once."""
+        return FileEncoder(self, path, identity)
 
-        def build(start: int, text: str, flags: tuple[str, ...], timestamp: str) -> Message:
-            eid = line_event_id(hostname, identity, start)
-            log: dict[str, Any] = {"file": file_field, "offset": start}
-            record: dict[str, Any] = {
-                "@timestamp": timestamp,
-                "message": text,
-                "log": log,
-                "host": host,
-                "service": service,
-                "event": {"id": eid, "dataset": dataset},
-                "ecs": ecs,
-            }
-            if labels is not None:
-                record["labels"] = labels
-            if parse is not None:
-                record, log, flags = self._parsed(record, text, flags, parse)
-            if flags:
-                log["flags"] = list(flags)
-            key = constant_key if key_of is None else key_of(record)
-            return encode_json(record), key, [*prefix, (HEADER_EVENT_ID, eid.encode())]
-
-        return build
+    def build(
+        self,
+        path: str,
+        identity: str,
+        start: int,
+        text: str,
+        flags: tuple[str, ...],
+        timestamp: str,
+    ) -> Message:
+        """The general path: the record as a dict, encoded by kafka_logging.record.encode_json.
+        Every record the fast path cannot splice (parsers, flags, keys read from the record)
+        goes here; the fast path is proven byte-equal to it (tests/unit/shipper)."""
+        eid = line_event_id(self.hostname, identity, start)
+        log: dict[str, Any] = {"file": {"path": path}, "offset": start}
+        record: dict[str, Any] = {
+            "@timestamp": timestamp,
+            "message": text,
+            "log": log,
+            "host": self.host,
+            "service": self.service_field,
+            "event": {"id": eid, "dataset": self.dataset},
+            "ecs": self.ecs,
+        }
+        if self.labels is not None:
+            record["labels"] = self.labels
+        if self.parse is not None:
+            record, log, flags = self._parsed(record, text, flags, self.parse)
+        if flags:
+            log["flags"] = list(flags)
+        key = self.constant_key if self.key_of is None else self.key_of(record)
+        return encode_json(record), key, [*self.header_prefix, (HEADER_EVENT_ID, eid.encode())]
 
     @staticmethod
     def _parsed(
@@ -118,3 +126,97 @@ class RecordBuilder:
         if message is not None:
             fields["message"] = message if isinstance(message, str) else str(message)
         return fields, fields["log"], flags
+
+
+def _template(builder: RecordBuilder, path: str) -> list[bytes] | None:
+    """The record of one file encoded once by encode_json with marker values in the places of
+    the per-line fields, cut at the markers: [before timestamp, before message, before offset,
+    before event id, after event id]. None if a marker is not found exactly once (then every
+    record takes the general path)."""
+    nonce = os.urandom(8).hex()
+    ts, msg, off, eid = (f"kl-{name}-{nonce}" for name in ("ts", "msg", "off", "eid"))
+    record: dict[str, Any] = {
+        "@timestamp": ts,
+        "message": msg,
+        "log": {"file": {"path": path}, "offset": off},
+        "host": builder.host,
+        "service": builder.service_field,
+        "event": {"id": eid, "dataset": builder.dataset},
+        "ecs": builder.ecs,
+    }
+    if builder.labels is not None:
+        record["labels"] = builder.labels
+    encoded = encode_json(record)
+    parts: list[bytes] = []
+    for marker in (ts, msg, off, eid):
+        quoted = f'"{marker}"'.encode()
+        if encoded.count(quoted) != 1:
+            return None
+        before, encoded = encoded.split(quoted)
+        parts.append(before)
+    parts.append(encoded)
+    return parts
+
+
+class FileEncoder:
+    """Messages for the lines of one file generation.
+
+    Fast path (plain text, no flags, key constant): the record is spliced from the file's
+    pre-encoded static JSON and per-line pieces: orjson.dumps(text) and the offset digits.
+    The result is byte-for-byte what encode_json(record dict) gives (proven in
+    tests/unit/shipper/test_records.py); the event id is line_event_id's per-file prefix
+    joined with the offset, so no hash per line.
+    """
+
+    def __init__(self, builder: RecordBuilder, path: str, identity: str) -> None:
+        self.builder = builder
+        self.path = path
+        self.identity = identity
+        prefix = line_event_id(builder.hostname, identity, 0)
+        if not prefix.endswith("-0"):
+            raise AssertionError("line_event_id must end with the offset")
+        self.eid_prefix = prefix[:-1].encode()
+        self.key = builder.constant_key
+        (self.encoding_header,) = builder.header_prefix
+        template = _template(builder, path)
+        self.fast = template is not None and builder.parse is None and builder.key_of is None
+        if template is not None:
+            self.head, self.before_message, before_offset, before_eid, after_eid = template
+            self.before_offset = before_offset
+            self.before_eid = before_eid + b'"' + self.eid_prefix
+            self.after_eid = b'"' + after_eid
+
+    def __call__(self, start: int, text: str, flags: tuple[str, ...], timestamp: str) -> Message:
+        """One record (the general path)."""
+        return self.builder.build(self.path, self.identity, start, text, flags, timestamp)
+
+    def batch(self, events: list[Line], timestamp: str) -> list[Message]:
+        """The messages of `events` (Lines), in order, all stamped `timestamp`."""
+        if not self.fast:
+            build = self.builder.build
+            path, identity = self.path, self.identity
+            return [build(path, identity, s, text, fl, timestamp) for s, _e, text, fl in events]
+        head = self.head + orjson.dumps(timestamp) + self.before_message
+        before_offset, before_eid, after_eid = self.before_offset, self.before_eid, self.after_eid
+        eid_prefix, key, enc = self.eid_prefix, self.key, self.encoding_header
+        dumps, join, slow = orjson.dumps, b"".join, self.builder.build
+        out: list[Message] = []
+        append = out.append
+        for start, _end, text, flags in events:
+            if flags:
+                append(slow(self.path, self.identity, start, text, flags, timestamp))
+                continue
+            try:
+                message = dumps(text)
+            except orjson.JSONEncodeError:  # not valid Unicode: encode_json knows what to do
+                append(slow(self.path, self.identity, start, text, flags, timestamp))
+                continue
+            off = b"%d" % start
+            append(
+                (
+                    join((head, message, before_offset, off, before_eid, off, after_eid)),
+                    key,
+                    [enc, (HEADER_EVENT_ID, eid_prefix + off)],
+                )
+            )
+        return out

@@ -12,7 +12,7 @@ from shipper.config import InputConfig, LimitsConfig
 from shipper.identity import FileKey, Head
 from shipper.multiline import Multiline
 from shipper.reader import LineFramer
-from shipper.records import RecordBuilder
+from shipper.records import FileEncoder, RecordBuilder
 
 OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOATIME", 0)
 
@@ -70,15 +70,14 @@ class TrackedFile:
         self.retry_at: float | None = None
         self.failures = 0
         self.dropped_reported = 0
-        self._build: Callable[..., Any] | None = None
-        self._built_for = ("", "")
+        self._encoder: FileEncoder | None = None
 
-    def builder(self) -> Callable[..., Any]:
-        """The record builder for this file's current path and identity (cached)."""
-        if self._build is None or self._built_for != (self.path, self.identity):
-            self._build = self.input.builder.for_file(self.path, self.identity)
-            self._built_for = (self.path, self.identity)
-        return self._build
+    def encoder(self) -> FileEncoder:
+        """The record encoder for this file's current path and identity (cached)."""
+        enc = self._encoder
+        if enc is None or enc.path != self.path or enc.identity != self.identity:
+            enc = self._encoder = self.input.builder.for_file(self.path, self.identity)
+        return enc
 
     @property
     def read_offset(self) -> int:

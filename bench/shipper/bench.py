@@ -3,12 +3,18 @@ checkpointed, against `kcat -P` (raw librdkafka, the ceiling) and rsyslog imfile
 in one run on the same file and broker. Also JSON lines, multiline, and RSS while tailing
 1,000 files.
 
-    .venv/bin/python bench/shipper/bench.py --size-mb 1024
+    .venv/bin/python bench/shipper/bench.py --size-mb 1024 --rounds 3
 
-Writes bench/results/shipper-<UTC time>.json. Files go under /var/tmp and are deleted after.
-Every producer uses acks=all + idempotence + lz4 + linger 20 ms. The shipper runs as the real
-CLI process; it is "done" when its checkpoint (written only for acknowledged records) reaches
-the end of the file. kcat and rsyslog are "done" when the topic holds every line.
+kcat and the shipper contenders (default: the shipper with output.workers 0 and 2) run
+alternately, --rounds times each, on the same file, each into a fresh topic; the report gives
+every value and the median, and the ratio of the shipper's median to kcat's median (and per
+round). For every run it also records the CPU seconds of the contender (all its processes and
+threads) and of the broker (its pid from `kafka-logging stack status`), so per-line CPU costs
+can be compared. Writes bench/results/shipper-<UTC time>.json. Files go under /var/tmp and are
+deleted after. Every producer uses acks=all + idempotence + lz4 + linger 20 ms. The shipper
+runs as the real CLI process; it is "done" when its checkpoint (written only for acknowledged
+records) reaches the end of the file. kcat is done when it exited (it flushes: every message
+acknowledged) and the topic holds every line; rsyslog when the topic holds every line.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ import json
 import os
 import random
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -129,17 +136,81 @@ def wait_for_topic(bootstrap: str, topic: str, count: int, timeout: float) -> fl
     raise TimeoutError(f"{topic}: fewer than {count} messages after {timeout}s")
 
 
-def run_kcat(bootstrap: str, path: Path, lines: int) -> dict[str, Any]:
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of a process (all its threads), 0 if it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def descendants(pid: int) -> list[int]:
+    """pid and every process below it."""
+    out, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        out.append(current)
+        try:
+            for task in os.listdir(f"/proc/{current}/task"):
+                text = Path(f"/proc/{current}/task/{task}/children").read_text()
+                todo.extend(int(c) for c in text.split())
+        except OSError:
+            continue
+    return out
+
+
+def broker_pid() -> int | None:
+    status = subprocess.run(
+        [CLI, "stack", "status", "--json"], capture_output=True, text=True, check=False
+    )
+    try:
+        pids = json.loads(status.stdout)["services"]["kafka"]["pids"]
+    except (ValueError, KeyError):
+        return None
+    return int(pids[0]) if pids else None
+
+
+class BrokerCpu:
+    def __init__(self, pid: int | None) -> None:
+        self.pid = pid
+        self.start = cpu_seconds(pid) if pid else 0.0
+
+    def used(self) -> float | None:
+        return cpu_seconds(self.pid) - self.start if self.pid else None
+
+
+def per_line(result: dict[str, Any], lines: int) -> dict[str, Any]:
+    for name in ("cpu_seconds", "broker_cpu_seconds"):
+        if result.get(name) is not None:
+            result[name.replace("seconds", "us_per_line")] = result[name] / lines * 1e6
+    return result
+
+
+def run_kcat(bootstrap: str, path: Path, lines: int, broker: int | None) -> dict[str, Any]:
     topic = f"bench-kcat-{uuid.uuid4().hex[:8]}"
     create_topic(bootstrap, topic)
     args = ["kcat", "-P", "-b", bootstrap, "-t", topic, "-l", str(path)]
     for key, value in PRODUCER.items():
         args += ["-X", f"{key}={value}"]
+    load = os.getloadavg()[0]
+    cpu = BrokerCpu(broker)
     start = time.monotonic()
-    subprocess.run(args, check=True)
+    proc = subprocess.Popen(args)
+    _pid, status, usage = os.wait4(proc.pid, 0)
+    if status != 0:
+        raise RuntimeError(f"kcat failed: {status}")
     end = wait_for_topic(bootstrap, topic, lines, 600)
+    broker_cpu = cpu.used()
     delete_topic(bootstrap, topic)
-    return {"seconds": end - start, "lines_per_s": lines / (end - start)}
+    result = {
+        "seconds": end - start,
+        "lines_per_s": lines / (end - start),
+        "cpu_seconds": usage.ru_utime + usage.ru_stime,
+        "broker_cpu_seconds": broker_cpu,
+        "load_1m_before": load,
+    }
+    return per_line(result, lines)
 
 
 RSYSLOG_CONF = """
@@ -185,11 +256,16 @@ def run_rsyslog(bootstrap: str, path: Path, lines: int) -> dict[str, Any]:
 
 
 def shipper_config(
-    work: Path, bootstrap: str, topic: str, paths: list[str], extra: dict[str, Any]
+    work: Path,
+    bootstrap: str,
+    topic: str,
+    paths: list[str],
+    extra: dict[str, Any],
+    workers: int = 0,
 ) -> Path:
     data: dict[str, Any] = {
         "kafka": {"bootstrap_servers": bootstrap},
-        "output": {"topic": topic},
+        "output": {"topic": topic, "workers": workers},
         "inputs": [{"paths": paths, "service": "bench", **extra}],
         "checkpoint": {"path": str(work / "checkpoint.json"), "interval_seconds": 0.2},
         "metrics": {"enabled": False},
@@ -208,35 +284,54 @@ def checkpoint_offsets(path: Path) -> dict[str, int]:
     return {f["path"]: f["offset"] for f in document["body"]["files"]}
 
 
-def run_shipper(bootstrap: str, path: Path, records: int, extra: dict[str, Any]) -> dict[str, Any]:
+def run_shipper(
+    bootstrap: str,
+    path: Path,
+    records: int,
+    extra: dict[str, Any],
+    workers: int = 0,
+    broker: int | None = None,
+) -> dict[str, Any]:
     topic = f"bench-shipper-{uuid.uuid4().hex[:8]}"
     create_topic(bootstrap, topic)
     work = Path(tempfile.mkdtemp(prefix="shipper-bench-", dir="/var/tmp"))
-    config = shipper_config(work, bootstrap, topic, [str(path)], extra)
+    config = shipper_config(work, bootstrap, topic, [str(path)], extra, workers)
     size = path.stat().st_size
+    load = os.getloadavg()[0]
+    cpu = BrokerCpu(broker)
     start = time.monotonic()
     proc = subprocess.Popen([CLI, "ship", "--config", str(config), "--log-level", "warning"])
     peak_rss = 0
+    used: dict[int, float] = {}
     try:
         while checkpoint_offsets(work / "checkpoint.json").get(str(path), 0) < size:
-            peak_rss = max(peak_rss, rss_kb(proc.pid))
+            tree = descendants(proc.pid)
+            peak_rss = max(peak_rss, sum(rss_kb(pid) for pid in tree))
+            used.update((pid, cpu_seconds(pid)) for pid in tree)
             if proc.poll() is not None:
                 raise RuntimeError(f"shipper exited with {proc.returncode}")
             time.sleep(0.05)
         end = time.monotonic()
+        used.update((pid, cpu_seconds(pid)) for pid in descendants(proc.pid))
+        broker_cpu = cpu.used()
     finally:
         proc.terminate()
         proc.wait(60)
     in_topic = high_watermark(bootstrap, topic)
     delete_topic(bootstrap, topic)
     shutil.rmtree(work, ignore_errors=True)
-    return {
+    result = {
+        "workers": workers,
         "seconds": end - start,
         "lines_per_s": records / (end - start),
         "mb_per_s": size / 1e6 / (end - start),
         "records_in_topic": in_topic,
         "peak_rss_mb": peak_rss / 1024,
+        "cpu_seconds": sum(used.values()),
+        "broker_cpu_seconds": broker_cpu,
+        "load_1m_before": load,
     }
+    return per_line(result, records)
 
 
 def rss_kb(pid: int) -> int:
@@ -282,16 +377,53 @@ def run_many_files(bootstrap: str, count: int, seconds: float) -> dict[str, Any]
     return {"files": count, "lines": written, "peak_rss_mb": peak / 1024}
 
 
+def summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    values = [r["lines_per_s"] for r in runs]
+    return {"median_lines_per_s": statistics.median(values), "lines_per_s": values, "runs": runs}
+
+
+def text_rounds(args: argparse.Namespace, text: Path, records: int) -> dict[str, Any]:
+    """kcat and each shipper contender alternately, args.rounds times, fresh topic each run."""
+    broker = broker_pid()
+    runs: dict[str, list[dict[str, Any]]] = {"kcat": []}
+    runs.update({f"shipper_w{w}": [] for w in args.workers})
+    for round_no in range(args.rounds):
+        result = run_kcat(args.bootstrap, text, records, broker)
+        print(f"round {round_no + 1} kcat", result, flush=True)
+        runs["kcat"].append(result)
+        for workers in args.workers:
+            result = run_shipper(args.bootstrap, text, records, {}, workers, broker)
+            print(f"round {round_no + 1} shipper workers={workers}", result, flush=True)
+            runs[f"shipper_w{workers}"].append(result)
+    out: dict[str, Any] = {name: summary(r) for name, r in runs.items()}
+    kcat = out["kcat"]
+    for workers in args.workers:
+        name = f"shipper_w{workers}"
+        out[f"ratio_{name}_vs_kcat"] = {
+            "of_medians": out[name]["median_lines_per_s"] / kcat["median_lines_per_s"],
+            "per_round": [
+                s / k for s, k in zip(out[name]["lines_per_s"], kcat["lines_per_s"], strict=True)
+            ],
+        }
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--bootstrap", default="127.0.0.1:9092")
     parser.add_argument("--size-mb", type=int, default=1024, help="text file size")
     parser.add_argument("--other-size-mb", type=int, default=256, help="JSON / multiline size")
+    parser.add_argument("--rounds", type=int, default=3, help="kcat/shipper alternations")
+    parser.add_argument(
+        "--workers", type=int, nargs="+", default=[0, 2], help="output.workers values to run"
+    )
     parser.add_argument("--skip-rsyslog", action="store_true")
+    parser.add_argument("--skip-others", action="store_true", help="text rounds only")
     parser.add_argument("--many-files", type=int, default=1000)
     args = parser.parse_args()
     results: dict[str, Any] = {
         "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "command": " ".join(sys.argv),
         "machine": {"cpus": os.cpu_count(), "load_before": os.getloadavg()},
         "producer_settings": PRODUCER,
     }
@@ -302,47 +434,15 @@ def main() -> None:
         size = text.stat().st_size
         results["text_file"] = {"bytes": size, "lines": records, "avg_line": size / records}
         print(f"text file: {size / 1e6:.0f} MB, {records} lines", flush=True)
-        results["kcat"] = run_kcat(args.bootstrap, text, records)
-        print("kcat", results["kcat"], flush=True)
-        results["shipper_text"] = run_shipper(args.bootstrap, text, records, {})
-        print("shipper text", results["shipper_text"], flush=True)
+        results["text"] = text_rounds(args, text, records)
         if not args.skip_rsyslog:
             results["rsyslog"] = run_rsyslog(args.bootstrap, text, records)
             print("rsyslog", results["rsyslog"], flush=True)
         text.unlink()
-        other = args.other_size_mb * 1024 * 1024
-        js = work / "json.log"
-        js_records = generate(js, other, "json")
-        results["shipper_json"] = run_shipper(
-            args.bootstrap, js, js_records, {"parser": {"type": "json"}}
-        )
-        print("shipper json", results["shipper_json"], flush=True)
-        js.unlink()
-        ml = work / "multiline.log"
-        ml_records = generate(ml, other, "multiline")
-        results["shipper_multiline"] = run_shipper(
-            args.bootstrap,
-            ml,
-            ml_records,
-            # The file's last event can only end by timeout: keep that wait short.
-            {"multiline": {"preset": "python", "flush_timeout_seconds": 0.2}},
-        )
-        results["shipper_multiline"]["physical_lines_per_s"] = (
-            lines_in(ml) / results["shipper_multiline"]["seconds"]
-        )
-        print("shipper multiline", results["shipper_multiline"], flush=True)
-        ml.unlink()
-        results["many_files"] = run_many_files(args.bootstrap, args.many_files, 20)
-        print("many files", results["many_files"], flush=True)
+        if not args.skip_others:
+            run_others(args, work, results)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    results["ratio_text_vs_kcat"] = (
-        results["shipper_text"]["lines_per_s"] / results["kcat"]["lines_per_s"]
-    )
-    if "lines_per_s" in results.get("rsyslog", {}):
-        results["ratio_text_vs_rsyslog"] = (
-            results["shipper_text"]["lines_per_s"] / results["rsyslog"]["lines_per_s"]
-        )
     out = (
         ROOT
         / "bench"
@@ -350,8 +450,38 @@ def main() -> None:
         / f"shipper-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}.json"
     )
     out.write_text(json.dumps(results, indent=2) + "\n")
-    print(json.dumps(results, indent=2))
+    print(json.dumps({k: v for k, v in results["text"].items() if k.startswith("ratio")}, indent=2))
     print(f"written to {out}")
+
+
+def run_others(args: argparse.Namespace, work: Path, results: dict[str, Any]) -> None:
+    """JSON lines and multiline (one run each per workers value), RSS with many files."""
+    other = args.other_size_mb * 1024 * 1024
+    js = work / "json.log"
+    js_records = generate(js, other, "json")
+    for workers in args.workers:
+        results[f"shipper_json_w{workers}"] = run_shipper(
+            args.bootstrap, js, js_records, {"parser": {"type": "json"}}, workers
+        )
+        print(f"shipper json w{workers}", results[f"shipper_json_w{workers}"], flush=True)
+    js.unlink()
+    ml = work / "multiline.log"
+    ml_records = generate(ml, other, "multiline")
+    for workers in args.workers:
+        result = run_shipper(
+            args.bootstrap,
+            ml,
+            ml_records,
+            # The file's last event can only end by timeout: keep that wait short.
+            {"multiline": {"preset": "python", "flush_timeout_seconds": 0.2}},
+            workers,
+        )
+        result["physical_lines_per_s"] = lines_in(ml) / result["seconds"]
+        results[f"shipper_multiline_w{workers}"] = result
+        print(f"shipper multiline w{workers}", result, flush=True)
+    ml.unlink()
+    results["many_files"] = run_many_files(args.bootstrap, args.many_files, 20)
+    print("many files", results["many_files"], flush=True)
 
 
 if __name__ == "__main__":

@@ -36,8 +36,18 @@ class FakeSink:
     topic = "fake"
 
     def raw_produce(
-        self, topic: str, value: bytes, key: bytes | None, *, headers: Any, on_delivery: Any
+        self,
+        topic: str,
+        value: bytes,
+        key: bytes | None,
+        partition: int,
+        on_delivery: Any,
+        callback: None,
+        timestamp: int,
+        headers: Any,
+        /,
     ) -> None:
+        assert (partition, callback, timestamp) == (-1, None, 0)
         self.produce(value, key, headers, on_delivery)
 
     def deliver(self, count: int | None = None) -> None:

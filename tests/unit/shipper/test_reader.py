@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from shipper.reader import LineFramer
 
 
@@ -90,3 +93,57 @@ def test_reset_rereads_from_an_offset() -> None:
     framer.reset(4)
     assert framer.next_offset == 4
     assert framer.feed(b"bb\n", now=0) == [(4, 7, "bb", ())]
+
+
+# ---- the ASCII fast path and regions (worker processes) --------------------------------
+
+_CHUNKS = st.lists(
+    st.text(st.sampled_from("ab \n\r\té"), max_size=60).map(lambda t: t.encode()),
+    max_size=8,
+)
+
+
+def _general(framer: LineFramer) -> LineFramer:
+    """The same framer with the ASCII fast path switched off."""
+    framer._ascii_lines = lambda data, offset: None  # type: ignore[method-assign]
+    return framer
+
+
+@settings(max_examples=300, deadline=None)
+@given(chunks=_CHUNKS, limit=st.integers(min_value=4, max_value=40))
+def test_ascii_fast_path_frames_exactly_like_the_general_path(
+    chunks: list[bytes], limit: int
+) -> None:
+    """Any chunking of any mix of ASCII, CR, non-ASCII and long lines: same Lines, same
+    offsets, same held bytes, same dropped count, whichever path framed them."""
+    for long_lines in ("split", "truncate"):
+        fast = LineFramer(7, max_line_bytes=limit, long_lines=long_lines)
+        slow = _general(LineFramer(7, max_line_bytes=limit, long_lines=long_lines))
+        for chunk in chunks:
+            assert fast.feed(chunk, now=0) == slow.feed(chunk, now=0)
+            assert (fast.buf, fast.buf_start, fast.dropped) == (
+                slow.buf,
+                slow.buf_start,
+                slow.dropped,
+            )
+
+
+@settings(max_examples=200, deadline=None)
+@given(chunks=_CHUNKS)
+def test_regions_framed_later_give_the_lines_feed_gives(chunks: list[bytes]) -> None:
+    """feed_region (reading the held partial line again with what follows) hands out complete
+    lines whose framing by a fresh framer is exactly what feed() yields, at the same offsets;
+    the partial line is held the same way."""
+    fed = LineFramer(0, max_line_bytes=1 << 20)
+    regioned = LineFramer(0, max_line_bytes=1 << 20)
+    data = b""
+    expected: list[tuple[int, int, str, tuple[str, ...]]] = []
+    got: list[tuple[int, int, str, tuple[str, ...]]] = []
+    for chunk in chunks:
+        data += chunk
+        expected += fed.feed(chunk, now=0)
+        start = regioned.buf_start
+        region = regioned.feed_region(data[start:], now=0)
+        got += LineFramer(start, max_line_bytes=1 << 20).feed(region, now=0)
+        assert (regioned.buf, regioned.buf_start) == (fed.buf, fed.buf_start)
+    assert got == expected

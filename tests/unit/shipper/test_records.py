@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import orjson
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from kafka_logging.record import ECS_VERSION, decode, line_event_id
 from shipper.config import InputConfig, ParserConfig
@@ -82,3 +84,84 @@ def test_key_can_be_another_field_or_none() -> None:
     config = InputConfig(paths=["/x"], service="s")
     assert build(config, "x", key="host.hostname")[1] == b"host-1"
     assert build(config, "x", key=None)[1] is None
+
+
+# ---- the spliced fast path ---------------------------------------------------------------
+
+_TEXT = st.text(st.characters(codec="utf-8"), max_size=300)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    text=_TEXT,
+    offset=st.integers(min_value=0, max_value=2**62),
+    path=_TEXT.filter(bool),
+    hostname=_TEXT.filter(bool),
+    service=_TEXT.filter(bool),
+    labels=st.dictionaries(_TEXT.filter(bool), _TEXT, max_size=3),
+)
+def test_fast_path_is_byte_equal_to_encode_json_of_the_record(
+    text: str, offset: int, path: str, hostname: str, service: str, labels: dict[str, str]
+) -> None:
+    """The spliced record (pre-encoded static JSON + orjson of the text + the offset) is
+    byte-for-byte what encode_json gives for the same record dict, and so are its key and
+    headers: quotes, backslashes, control characters, unicode in any field."""
+    config = InputConfig(paths=["/x"], service=service, labels=labels)
+    builder = RecordBuilder(config, hostname, "service.name")
+    encoder = builder.for_file(path, "ident")
+    assert encoder.fast
+    [spliced] = encoder.batch([(offset, offset + 1, text, ())], TS)
+    assert spliced == builder.build(path, "ident", offset, text, (), TS)
+    assert spliced == encoder(offset, text, (), TS)
+
+
+def test_a_batch_mixes_fast_and_flagged_records_in_order() -> None:
+    """Flagged lines take the general path; every record keeps its place and fields."""
+    config = InputConfig(paths=["/x"], service="s")
+    encoder = RecordBuilder(config, "h", "service.name").for_file("/var/log/a.log", "id")
+    events = [(0, 4, "one", ()), (4, 8, "two", ("split",)), (8, 14, "three", ())]
+    records = [decode(v, h) for v, _k, h in encoder.batch(events, TS)]
+    assert [r["message"] for r in records] == ["one", "two", "three"]
+    assert [r["log"].get("flags") for r in records] == [None, ["split"], None]
+    assert [r["log"]["offset"] for r in records] == [0, 4, 8]
+
+
+def test_parsers_and_keys_from_the_record_take_the_general_path() -> None:
+    """JSON parsing or a key read from the record disable splicing (same output as before)."""
+    json_input = InputConfig(paths=["/x"], service="s", parser=ParserConfig(type="json"))
+    assert not RecordBuilder(json_input, "h", "service.name").for_file("/p", "i").fast
+    text_input = InputConfig(paths=["/x"], service="s")
+    assert not RecordBuilder(text_input, "h", "host.hostname").for_file("/p", "i").fast
+    assert not RecordBuilder(text_input, "h", None).for_file("/p", "i").fast
+    encoder = RecordBuilder(text_input, "h", "host.hostname").for_file("/p", "i")
+    [(value, key, headers)] = encoder.batch([(5, 9, "abc", ())], TS)
+    assert key == b"h"
+    assert decode(value, headers)["event"]["id"] == line_event_id("h", "i", 5)
+
+
+@given(
+    host=st.text(min_size=1, max_size=20),
+    identity=st.text(min_size=1, max_size=40),
+    offsets=st.lists(st.integers(min_value=0, max_value=2**62), min_size=2, unique=True),
+)
+def test_event_id_is_a_per_file_prefix_joined_with_the_offset(
+    host: str, identity: str, offsets: list[int]
+) -> None:
+    """line_event_id = 128-bit hash of host + identity, "-", decimal offset: deterministic,
+    one prefix per file, distinct per offset, and what the encoder splices."""
+    ids = [line_event_id(host, identity, o) for o in offsets]
+    assert len(set(ids)) == len(ids)
+    prefix = line_event_id(host, identity, 0)[:-1]
+    assert ids == [f"{prefix}{o}" for o in offsets]
+    assert len(prefix) == 33
+    assert line_event_id(host, identity + "x", offsets[0]) != ids[0]
+    assert line_event_id(host + "x", identity, offsets[0]) != ids[0]
+
+
+def test_text_orjson_refuses_falls_back_to_encode_json() -> None:
+    """A lone surrogate (not valid Unicode for orjson) takes encode_json's repair path."""
+    config = InputConfig(paths=["/x"], service="s")
+    builder = RecordBuilder(config, "h", "service.name")
+    [spliced] = builder.for_file("/p", "i").batch([(3, 9, "a\udcffb", ())], TS)
+    assert spliced == builder.build("/p", "i", 3, "a\udcffb", (), TS)
+    assert decode(spliced[0], spliced[2])["message"] == "a?b"  # encode_json's repair
