@@ -109,10 +109,12 @@ class Chaos:
 
 
 @pytest.mark.timeout(300)
+@pytest.mark.parametrize("workers", [0, 2], ids=["in-process", "2-workers"])
 def test_every_line_survives_kill_9_rotations_and_a_broker_outage(
-    tmp_path: Path, make_service: Any
+    tmp_path: Path, make_service: Any, workers: int
 ) -> None:
-    """>= 10 SIGKILLs, both rotation kinds, broker down >= 20 s: every line arrives."""
+    """>= 10 SIGKILLs, both rotation kinds, broker down >= 20 s: every line arrives (also
+    with producer worker processes, which die with the shipper)."""
     kafka = make_service("kafka")
     create_topic(kafka.address, "chaos")
     (tmp_path / "logs").mkdir()
@@ -125,6 +127,7 @@ def test_every_line_survives_kill_9_rotations_and_a_broker_outage(
             "delivery_timeout_seconds": 5,
             "retry_backoff_seconds": 0.5,
             "retry_backoff_max_seconds": 2,
+            "workers": workers,
         },
         limits={"max_in_flight_bytes": 262144, "idle_close_seconds": 2},
     )
@@ -164,7 +167,7 @@ def test_every_line_survives_kill_9_rotations_and_a_broker_outage(
     missing = [line for line in chaos.written if line not in got]
     duplicates = sum(n - 1 for n in ids.values() if n > 1)
     print(
-        f"chaos seed={SEED}: {len(chaos.written)} lines, {chaos.kills} kills, "
+        f"chaos seed={SEED} workers={workers}: {len(chaos.written)} lines, {chaos.kills} kills, "
         f"rotations={chaos.rotations}, {len(records)} records, {duplicates} duplicate "
         f"event ids, {len(missing)} missing"
     )

@@ -126,11 +126,13 @@ def test_metrics_endpoint_reports_lag_lines_and_drops(
 
 
 @pytest.mark.timeout(240)
+@pytest.mark.parametrize("workers", [0, 2], ids=["in-process", "2-workers"])
 def test_broker_outage_pauses_reading_bounds_memory_and_loses_nothing(
-    tmp_path: Path, make_service: Any, run_shipper: Callable[..., Running]
+    tmp_path: Path, make_service: Any, run_shipper: Callable[..., Running], workers: int
 ) -> None:
     """Kafka down longer than the delivery timeout: reading pauses at the in-flight bound,
-    failed deliveries are re-read, and when Kafka is back every line arrives."""
+    failed deliveries are re-read, and when Kafka is back every line arrives (also when
+    producer worker processes report the failures)."""
     kafka = make_service("kafka")
     create_topic(kafka.address, "outage")
     log = tmp_path / "logs" / "app.log"
@@ -140,7 +142,7 @@ def test_broker_outage_pauses_reading_bounds_memory_and_loses_nothing(
         kafka.address,
         "outage",
         [{"paths": [str(log)], "service": "svc"}],
-        output={"delivery_timeout_seconds": 3, "retry_backoff_seconds": 0.5},
+        output={"delivery_timeout_seconds": 3, "retry_backoff_seconds": 0.5, "workers": workers},
         limits={"max_in_flight_bytes": 262144, "read_chunk_bytes": 16384},
     )
     running = run_shipper(config)
