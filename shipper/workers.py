@@ -38,7 +38,9 @@ import ctypes
 import logging
 import multiprocessing
 import os
+import queue
 import signal
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -140,6 +142,17 @@ class Worker:
         self.open_batches -= 1
         self.conn.send((batch.batch_id, batch.lines, batch.failures, batch.reason))
 
+    def _receive(self, jobs: queue.SimpleQueue[Any]) -> None:
+        """The jobs thread: the pipe into `jobs`; None (stop) at the end or when it breaks."""
+        try:
+            while True:
+                job = self.conn.recv()
+                jobs.put(job)
+                if job is None:
+                    return
+        except (EOFError, OSError):
+            jobs.put(None)
+
     def handle(self, job: tuple[Any, ...]) -> None:
         kind, batch_id, input_index, path, identity, timestamp, payload = job
         if kind == "region":
@@ -175,20 +188,27 @@ class Worker:
         batch.on_delivery(None, None)  # release the hold
 
     def run(self) -> None:
-        conn, sink = self.conn, self.sink
+        """Produce jobs as they come, serving delivery reports in between (at least every
+        millisecond while a batch is open). A thread takes jobs off the pipe at once, so the
+        main process never waits for this one to finish a batch before handing it the next."""
+        jobs: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        # The jobs thread needs the GIL for each piece of a job it reads off the pipe: with
+        # the default 5 ms switch interval the main process waits on a full pipe meanwhile.
+        sys.setswitchinterval(0.0002)
+        threading.Thread(target=self._receive, args=(jobs,), name="jobs", daemon=True).start()
+        sink = self.sink
         while True:
             if sink.fatal is not None:
                 sink.rebuild()  # every queued record is reported failed first
-            busy = self.open_batches > 0
-            if conn.poll(0.005 if busy else 0.2):
-                try:
-                    job = conn.recv()
-                except EOFError:
-                    break
-                if job is None:
-                    break
+            try:
+                job = jobs.get(timeout=0.001 if self.open_batches else 0.2)
+            except queue.Empty:
+                job = ()
+            if job is None:
+                break
+            if job:
                 self.handle(job)
-            sink.poll(0.005 if busy else 0)
+            sink.poll(0)
         deadline = time.monotonic() + self.limits.shutdown_timeout_seconds
         sink.drain(deadline, time.monotonic)
         sink.close()
