@@ -49,7 +49,7 @@ from typing import Any
 
 from confluent_kafka import KafkaException
 
-from kafka_logging.errors import RetryableError
+from kafka_logging.errors import FatalError, RetryableError
 from shipper.acks import Batch
 from shipper.config import ShipperConfig
 from shipper.producer import NOW, PARTITION_ANY, KafkaSink
@@ -59,6 +59,8 @@ from shipper.records import FileEncoder, RecordBuilder
 log = logging.getLogger(__name__)
 
 WORKER_DIED = "_WORKER_DIED"
+MAX_DEATHS = 5  # worker exits within DEATH_WINDOW_SECONDS before the shipper gives up
+DEATH_WINDOW_SECONDS = 60.0
 _PR_SET_PDEATHSIG = 1
 _MAX_ENCODERS = 256  # per worker: file encoders cached by (input, path, identity)
 
@@ -259,6 +261,8 @@ class WorkerPool:
         self.fatal: str | None = None  # workers rebuild their own producers
         self._context = multiprocessing.get_context("spawn")
         self._next_id = 0
+        self._deaths: list[float] = []
+        KafkaSink(config).close()  # a bad librdkafka setting is an error here, not in a worker
         self.workers = [self._spawn(i) for i in range(self.count)]
 
     def _spawn(self, index: int) -> _Handle:
@@ -320,8 +324,9 @@ class WorkerPool:
 
     def poll(self, timeout: float = 0.0) -> int:
         """Serve the workers' reports, waiting at most `timeout` for the first one."""
-        by_conn = {id(w.conn): w for w in self.workers}
-        ready = wait([w.conn for w in self.workers], timeout)
+        live = [w for w in self.workers if not w.conn.closed]
+        by_conn = {id(w.conn): w for w in live}
+        ready = wait([w.conn for w in live], timeout)
         served = 0
         for ready_conn in ready:
             worker = by_conn[id(ready_conn)]
@@ -352,6 +357,16 @@ class WorkerPool:
             len(worker.pending),
         )
         pending = list(worker.pending.values())
+        now = time.monotonic()
+        self._deaths = [t for t in self._deaths if now - t < DEATH_WINDOW_SECONDS] + [now]
+        if len(self._deaths) > MAX_DEATHS:
+            for batch in pending:
+                batch.on_delivery(WorkerFailure(WORKER_DIED, 1), None)
+            worker.pending.clear()
+            raise FatalError(
+                f"producer workers exited {len(self._deaths)} times within "
+                f"{DEATH_WINDOW_SECONDS:.0f} s (their errors are logged above); stopping"
+            )
         replacement = self._spawn(worker.index)
         self.workers[worker.index] = replacement
         for batch in pending:
