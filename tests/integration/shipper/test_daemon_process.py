@@ -35,23 +35,42 @@ def write(path: Path, *lines: str) -> None:
         f.writelines(f"{line}\n" for line in lines)
 
 
+def children(pid: int) -> list[int]:
+    out = []
+    for task in os.listdir(f"/proc/{pid}/task"):
+        with open(f"/proc/{pid}/task/{task}/children") as f:
+            out += [int(c) for c in f.read().split()]
+    return out
+
+
 @pytest.mark.timeout(120)
+@pytest.mark.parametrize("workers", [0, 2], ids=["in-process", "2-workers"])
 def test_sigterm_finishes_deliveries_writes_the_checkpoint_and_exits_zero(
-    tmp_path: Path, kafka_bootstrap: str, topic: str
+    tmp_path: Path, kafka_bootstrap: str, topic: str, workers: int
 ) -> None:
-    """After SIGTERM: exit 0, every line in Kafka, the checkpoint at the end of the file."""
+    """After SIGTERM: exit 0, every line in Kafka, the checkpoint at the end of the file (with
+    workers too: they finish their batches and exit with the shipper)."""
     log = tmp_path / "logs" / "app.log"
     write(log, *[f"line-{i}" for i in range(5000)])
     config = make_config(
-        tmp_path, kafka_bootstrap, topic, [{"paths": [str(log)], "service": "svc"}]
+        tmp_path,
+        kafka_bootstrap,
+        topic,
+        [{"paths": [str(log)], "service": "svc"}],
+        output={"workers": workers},
     )
     path = write_config(tmp_path / "shipper.yaml", config)
     proc = subprocess.Popen([CLI, "ship", "--config", str(path)])
     try:
         consume(kafka_bootstrap, topic, lambda rs: len(rs) >= 1)
         write(log, *[f"more-{i}" for i in range(5000)])
+        helpers = children(proc.pid)
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=30) == 0
+        deadline = time.monotonic() + 10  # multiprocessing's resource tracker ends on EOF
+        while [pid for pid in helpers if os.path.exists(f"/proc/{pid}")]:
+            assert time.monotonic() < deadline, "helper processes outlived the shipper"
+            time.sleep(0.1)
     finally:
         if proc.poll() is None:
             proc.kill()
