@@ -55,6 +55,16 @@ def test_non_finite_floats_become_null() -> None:
     assert record.decode_json(record.encode_json(doc)) == {"a": None, "b": None, "message": "m"}
 
 
+def test_non_string_keys_become_strings() -> None:
+    """Keys JSON cannot hold (ints, tuples) are written as their text, never raised; also
+    together with a value that needs the slowest path."""
+    assert record.decode_json(record.encode_json({"extra": {1: "a", 2.5: "b"}})) == {
+        "extra": {"1": "a", "2.5": "b"}
+    }
+    value = record.encode_json({"extra": {1: "a", (2, 3): "b"}, "n": 2**70})
+    assert record.decode_json(value) == {"extra": {"1": "a", "(2, 3)": "b"}, "n": str(2**70)}
+
+
 def test_integers_beyond_64_bits_become_strings() -> None:
     """Elasticsearch cannot hold them as numbers: their digits are kept as text."""
     assert record.decode_json(record.encode_json({"n": -(2**63) - 1})) == {"n": str(-(2**63) - 1)}
