@@ -320,7 +320,7 @@ class Worker:
                     topic,
                     value,
                     key,
-                    headers=[_ENCODING_HEADERS[encoding], (event_id_header, eid.encode())],
+                    headers=[_ENCODING_HEADERS[encoding], (event_id_header, eid)],
                 )
             except BufferError:
                 self._set_down("the producer's local queue is full")
