@@ -26,6 +26,8 @@ class FakeError:
 
 class FakeMessage:
     def __init__(self, topic: str, value: bytes, key: bytes | None, headers: list[Any]) -> None:
+        # librdkafka hands header values back as bytes, whatever type they were given in
+        headers = [(k, v.encode() if isinstance(v, str) else v) for k, v in headers]
         self._topic, self._value, self._key, self._headers = topic, value, key, headers
 
     def value(self) -> bytes:
