@@ -10,6 +10,9 @@ Contenders, each in its own fresh process, one after the other:
   (c) logstash    python-logstash-async AsynchronousLogstashHandler to a local TCP sink
   (d) kafka       kafka_logging.KafkaHandler to the broker (a fresh topic), until acknowledged
   (d') kafka-bigq  the same with max_queue_records = --records (nothing shed: pure throughput)
+  (d'') kafka-paced  the same, the records logged at a steady --rate (default 50,000/s) instead
+                     of flat out: does one process sustain that rate, acknowledged, with
+                     nothing shed (a flat-out loop mostly measures a growing backlog)?
   (e) kafka-down  KafkaHandler pointed at a closed port (no spool), p99 caller latency
   (f) kafka-down-spool  the same with a spool directory
   (g) kafka-emit-only   KafkaHandler whose worker is held off: emit() alone, without the
@@ -48,6 +51,7 @@ CONTENDERS = [
     "logstash",
     "kafka",
     "kafka-bigq",
+    "kafka-paced",
     "kafka-down",
     "kafka-down-spool",
     "kafka-emit-only",
@@ -113,7 +117,7 @@ def make_handler(name: str, args: argparse.Namespace, work: Path) -> tuple[loggi
         return handler, None
     from kafka_logging import KafkaHandler
 
-    if name in ("kafka", "kafka-bigq"):
+    if name in ("kafka", "kafka-bigq", "kafka-paced"):
         topic = f"bench-{uuid.uuid4().hex[:8]}"
         from confluent_kafka.admin import AdminClient, NewTopic
 
@@ -178,13 +182,23 @@ def one(name: str, args: argparse.Namespace) -> dict[str, Any]:
             t = clock()
             log(MSG, paths[i & 63], i % 500, extra={"user": {"id": i}, "status": 200})
             append(clock() - t)
+    elif name == "kafka-paced":
+        clock = time.perf_counter
+        rate, i = args.rate, 0
+        while i < n:
+            due = min(n, int((clock() - wall0) * rate) + 1)
+            while i < due:
+                log(MSG, paths[i & 63], i % 500, extra={"user": {"id": i}, "status": 200})
+                i += 1
+            if i < n:
+                time.sleep(0.0005)  # a benchmark's pacing, not a test
     else:
         for i in range(n):
             log(MSG, paths[i & 63], i % 500, extra={"user": {"id": i}, "status": 200})
     wall1 = time.perf_counter()
     thread1 = time.thread_time()
     done = True
-    if name in ("kafka", "kafka-bigq"):
+    if name in ("kafka", "kafka-bigq", "kafka-paced"):
         done = handler.flush(120)  # type: ignore[call-arg]
     elif name == "logstash":
         handler.flush()
@@ -222,7 +236,7 @@ def one(name: str, args: argparse.Namespace) -> dict[str, Any]:
     if callable(stats):
         s = stats()
         result["stats"] = {k: s[k] for k in ("delivered", "spooled", "dropped", "queue_depth")}
-        if name in ("kafka", "kafka-bigq"):
+        if name in ("kafka", "kafka-bigq", "kafka-paced"):
             result["delivered_per_s"] = (s["delivered"] - delivered0) / (wall2 - wall0)
     handler.close()
     if cleanup is not None:
@@ -262,14 +276,17 @@ def targets(results: dict[str, Any]) -> dict[str, Any]:
             get("kafka-emit-only", "caller_wall_us") - floor
         )
     if file_cpu:
-        for name in ("kafka", "kafka-bigq"):
+        for name in ("kafka", "kafka-bigq", "kafka-paced"):
             if get(name, "total_cpu_us") is not None:
                 out[f"{name} total CPU / file-json total CPU (<= 0.6)"] = (
                     get(name, "total_cpu_us") / file_cpu
                 )
-    for name in ("kafka", "kafka-bigq"):
+    for name in ("kafka", "kafka-bigq", "kafka-paced"):
         if get(name, "delivered_per_s") is not None:
             out[f"{name} acknowledged records/s (>= 50000)"] = get(name, "delivered_per_s")
+    paced = results.get("kafka-paced", {}).get("stats")
+    if paced is not None:
+        out["kafka-paced records dropped (0)"] = sum(paced.get("dropped", {}).values())
     out["p99 caller latency, broker down, us (<= 100)"] = get("kafka-down", "p99_us")
     out["p99 caller latency, broker down + spool, us (<= 100)"] = get("kafka-down-spool", "p99_us")
     return out
@@ -313,6 +330,7 @@ def main() -> int:
     parser.add_argument("--one", choices=CONTENDERS, help=argparse.SUPPRESS)
     parser.add_argument("--only", nargs="*", choices=CONTENDERS, default=CONTENDERS)
     parser.add_argument("--rounds", type=int, default=1, help="runs per contender (median)")
+    parser.add_argument("--rate", type=float, default=50_000, help="kafka-paced: records/s")
     args = parser.parse_args()
     if args.one:
         print(json.dumps(one(args.one, args)))
@@ -321,7 +339,7 @@ def main() -> int:
     for round_no in range(args.rounds):  # interleaved, so load changes hit every contender
         for name in args.only:
             argv = [sys.executable, __file__, "--one", name, "--records", str(args.records)]
-            argv += ["--bootstrap", args.bootstrap]
+            argv += ["--bootstrap", args.bootstrap, "--rate", str(args.rate)]
             proc = subprocess.run(argv, capture_output=True, text=True, check=False)
             if proc.returncode != 0:
                 runs[name].append({"error": proc.stderr.strip().splitlines()[-3:]})
