@@ -32,7 +32,10 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from itertools import islice
 from typing import Any
+
+from confluent_kafka import KafkaException
 
 from kafka_logging.errors import FatalError, RetryableError
 from shipper.acks import Batch, Window
@@ -41,7 +44,7 @@ from shipper.config import OnCorrupt, ShipperConfig, input_names
 from shipper.discovery import Discovery, Found
 from shipper.identity import FileKey, Head, head_matches, key_of, new_identity, read_head
 from shipper.metrics import Metrics
-from shipper.producer import NOW, PARTITION_ANY, KafkaSink
+from shipper.producer import NOW, PARTITION_ANY, KafkaSink, too_large
 from shipper.reader import Line
 from shipper.tailer import InputRuntime, TrackedFile, open_file
 from shipper.workers import WorkerFailure, WorkerPool
@@ -109,7 +112,7 @@ class Shipper:
             if hasattr(sink, "ship_region"):  # a WorkerPool (or a test's stand-in)
                 self.pool = sink
         elif config.output.workers > 0:
-            self.sink = self.pool = WorkerPool(config, self.hostname)
+            self.sink = self.pool = WorkerPool(config, self.hostname, on_dropped=self._dropped)
         else:
             self.sink = KafkaSink(config)
         chunk = self.limits.read_chunk_bytes
@@ -351,6 +354,9 @@ class Shipper:
         )
         self.files[key] = f
         return f
+
+    def _dropped(self, reason: str, nbytes: int) -> None:
+        self.metrics.bytes_dropped.labels(reason).inc(nbytes)
 
     def _delivery_failed(self, err: Any) -> None:
         reason = err.name() if hasattr(err, "name") else str(err)
@@ -648,22 +654,28 @@ class Shipper:
         finally:
             f.acks.seal(batch, start + len(region), lines)
 
+    def _ship_to_pool(self, f: TrackedFile, events: list[Line], timestamp: str) -> None:
+        """Hand Lines the main process framed (multiline, partial, long) to a worker."""
+        assert self.pool is not None
+        batch = f.acks.open(events[0][0])
+        batch.remaining += 1
+        batch.nbytes = sum(len(e[2]) for e in events)
+        try:
+            self.pool.ship_events(batch, f.input.index, f.path, f.identity, timestamp, events)
+        except BaseException:
+            batch.on_delivery(WorkerFailure("_SEND_FAILED", len(events)), None)
+            raise
+        finally:
+            f.acks.seal(batch, events[-1][1], len(events))
+
     def _ship(self, f: TrackedFile, events: list[Line]) -> None:
         """Produce one batch: every record's report counts it down (see acks.py)."""
         timestamp = _now_iso(self.wall())
         if self.pool is not None:
-            batch = f.acks.open(events[0][0])
-            batch.remaining += 1
-            batch.nbytes = sum(len(e[2]) for e in events)
-            try:
-                self.pool.ship_events(batch, f.input.index, f.path, f.identity, timestamp, events)
-            except BaseException:
-                batch.on_delivery(WorkerFailure("_SEND_FAILED", len(events)), None)
-                raise
-            finally:
-                f.acks.seal(batch, events[-1][1], len(events))
+            self._ship_to_pool(f, events, timestamp)
             return
-        messages = f.encoder().batch(events, timestamp)
+        encoder = f.encoder()
+        messages = encoder.batch(events, timestamp)
         sink = self.sink
         produce, topic = sink.raw_produce, sink.topic
         batch = f.acks.open(events[0][0])
@@ -671,17 +683,42 @@ class Shipper:
         batch.remaining += len(messages)
         produced = nbytes = 0
         try:
-            for value, key, headers in messages:
+            while produced < len(messages):
                 try:
-                    produce(topic, value, key, PARTITION_ANY, callback, None, NOW, headers)
-                except BufferError:
-                    sink.produce(value, key, headers, callback)  # waits, serving reports
-                produced += 1
-                nbytes += len(value)
+                    for value, key, headers in islice(messages, produced, None):
+                        try:
+                            produce(topic, value, key, PARTITION_ANY, callback, None, NOW, headers)
+                        except BufferError:
+                            sink.produce(value, key, headers, callback)  # waits, serving reports
+                        produced += 1
+                        nbytes += len(value)
+                except KafkaException as exc:
+                    if not too_large(exc):
+                        raise
+                    start, _end, text, flags = events[produced]
+                    (value, key, headers), dropped = encoder.fit(
+                        start, text, flags, timestamp, sink.max_record_bytes
+                    )
+                    log.warning(
+                        "%s: the record of the line at offset %d was over message.max.bytes; "
+                        "shipped truncated (%d bytes dropped)",
+                        f.path,
+                        start,
+                        dropped,
+                    )
+                    self.metrics.bytes_dropped.labels("record_too_large").inc(dropped)
+                    sink.produce(value, key, headers, callback)
+                    produced += 1
+                    nbytes += len(value)
         finally:
-            batch.remaining -= len(messages) - produced
+            unproduced = len(messages) - produced
             batch.nbytes = nbytes
-            f.acks.seal(batch, events[-1][1], len(events))
+            if unproduced:  # not produced = not acknowledged: the batch fails, is re-read
+                batch.remaining -= unproduced - 1
+                f.acks.seal(batch, events[-1][1], len(events))
+                batch.on_delivery(WorkerFailure("_NOT_PRODUCED", unproduced), None)
+            else:
+                f.acks.seal(batch, events[-1][1], len(events))
 
     def _truncated(self, f: TrackedFile, size: int, now: float) -> None:
         fingerprint = self.limits.fingerprint_bytes

@@ -54,12 +54,20 @@ def producer_config(config: ShipperConfig) -> dict[str, Any]:
     return settings
 
 
+def too_large(exc: KafkaException) -> bool:
+    """produce() refused a record over message.max.bytes (raised at once, never reported)."""
+    err = exc.args[0] if exc.args else None
+    return isinstance(err, KafkaError) and err.code() == KafkaError.MSG_SIZE_TOO_LARGE
+
+
 class KafkaSink:
     """Produces encoded records; poll() serves delivery reports."""
 
     def __init__(self, config: ShipperConfig, stop: threading.Event | None = None) -> None:
         self.topic = config.output.topic
         self.settings = producer_config(config)
+        # What a value may weigh: librdkafka's message.max.bytes less room for key + headers.
+        self.max_record_bytes = int(self.settings.get("message.max.bytes", 1_000_000)) - 4096
         self.stop = stop or threading.Event()
         self.fatal: str | None = None
         self._producer = self._make()

@@ -190,6 +190,24 @@ class FileEncoder:
         """One record (the general path)."""
         return self.builder.build(self.path, self.identity, start, text, flags, timestamp)
 
+    def fit(
+        self, start: int, text: str, flags: tuple[str, ...], timestamp: str, limit: int
+    ) -> tuple[Message, int]:
+        """The record of a line whose record is over the producer's size limit: its message
+        cut until the value is at most `limit` bytes, flagged "truncated". Returns it and the
+        number of bytes of text dropped. (A line under max_line_bytes can still make a record
+        over Kafka's message.max.bytes: JSON escaping, the static fields, parsed fields.)"""
+        cut = len(text)
+        flags = (*flags, "truncated")
+        while True:
+            message = self.builder.build(
+                self.path, self.identity, start, text[:cut], flags, timestamp
+            )
+            size = len(message[0])
+            if size <= limit or cut == 0:
+                return message, len(text[cut:].encode("utf-8", "replace"))
+            cut = max(0, min(cut - 1, cut * limit // size * 9 // 10))
+
     def batch(self, events: list[Line], timestamp: str) -> list[Message]:
         """The messages of `events` (Lines), in order, all stamped `timestamp`."""
         if not self.fast:

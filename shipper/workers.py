@@ -44,6 +44,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from itertools import islice
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
@@ -52,7 +53,7 @@ from confluent_kafka import KafkaException
 from kafka_logging.errors import FatalError, RetryableError
 from shipper.acks import Batch
 from shipper.config import ShipperConfig
-from shipper.producer import NOW, PARTITION_ANY, KafkaSink
+from shipper.producer import NOW, PARTITION_ANY, KafkaSink, too_large
 from shipper.reader import Line, LineFramer
 from shipper.records import FileEncoder, RecordBuilder
 
@@ -87,13 +88,14 @@ class WorkerFailure:
 class _WorkerBatch:
     """One batch inside a worker: counted down by its records' delivery reports."""
 
-    __slots__ = ("batch_id", "done", "failures", "lines", "reason", "remaining")
+    __slots__ = ("batch_id", "done", "dropped", "failures", "lines", "reason", "remaining")
 
     def __init__(self, batch_id: int, done: Callable[[_WorkerBatch], None]) -> None:
         self.batch_id = batch_id
         self.done = done
         self.remaining = 1  # held until every record is produced
         self.lines = 0
+        self.dropped = 0  # bytes of text cut from records over message.max.bytes
         self.failures = 0
         self.reason: str | None = None
 
@@ -142,7 +144,7 @@ class Worker:
 
     def _report(self, batch: _WorkerBatch) -> None:
         self.open_batches -= 1
-        self.conn.send((batch.batch_id, batch.lines, batch.failures, batch.reason))
+        self.conn.send((batch.batch_id, batch.dropped, batch.failures, batch.reason))
 
     def _receive(self, jobs: queue.SimpleQueue[Any]) -> None:
         """The jobs thread: the pipe into `jobs`; None (stop) at the end or when it breaks."""
@@ -164,7 +166,8 @@ class Worker:
             events: list[Line] = framer.feed(region, 0.0)
         else:
             events = payload
-        messages = self._encoder(input_index, path, identity).batch(events, timestamp)
+        encoder = self._encoder(input_index, path, identity)
+        messages = encoder.batch(events, timestamp)
         batch = _WorkerBatch(batch_id, self._report)
         self.open_batches += 1
         batch.lines = len(events)
@@ -174,12 +177,31 @@ class Worker:
         produce, topic = sink.raw_produce, sink.topic
         produced = 0
         try:
-            for value, key, headers in messages:
+            while produced < len(messages):
                 try:
-                    produce(topic, value, key, PARTITION_ANY, callback, None, NOW, headers)
-                except BufferError:
-                    sink.produce(value, key, headers, callback)  # waits, serving reports
-                produced += 1
+                    for value, key, headers in islice(messages, produced, None):
+                        try:
+                            produce(topic, value, key, PARTITION_ANY, callback, None, NOW, headers)
+                        except BufferError:
+                            sink.produce(value, key, headers, callback)  # waits, serving reports
+                        produced += 1
+                except KafkaException as exc:
+                    if not too_large(exc):
+                        raise
+                    start, _end, text, flags = events[produced]
+                    message, dropped = encoder.fit(
+                        start, text, flags, timestamp, sink.max_record_bytes
+                    )
+                    log.warning(
+                        "%s: the record of the line at offset %d was over message.max.bytes; "
+                        "shipped truncated (%d bytes dropped)",
+                        path,
+                        start,
+                        dropped,
+                    )
+                    batch.dropped += dropped
+                    sink.produce(*message, callback)
+                    produced += 1
         except (KafkaException, RetryableError) as exc:
             # Not produced = not acknowledged: the batch fails and its file is re-read.
             log.warning("producing a batch failed: %s", exc)
@@ -252,8 +274,10 @@ class WorkerPool:
         config: ShipperConfig,
         hostname: str,
         stop: threading.Event | None = None,
+        on_dropped: Callable[[str, int], None] | None = None,
     ) -> None:
         self.config = config
+        self.on_dropped = on_dropped
         self.hostname = hostname
         self.topic = config.output.topic
         self.count = config.output.workers
@@ -333,9 +357,11 @@ class WorkerPool:
             conn = worker.conn
             try:
                 while conn.poll():
-                    batch_id, _lines, failures, reason = conn.recv()
+                    batch_id, dropped, failures, reason = conn.recv()
                     served += 1
                     batch = worker.pending.pop(batch_id)
+                    if dropped and self.on_dropped is not None:
+                        self.on_dropped("record_too_large", dropped)
                     err = WorkerFailure(str(reason), failures) if failures else None
                     batch.on_delivery(err, None)
             except (EOFError, OSError):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -287,3 +288,35 @@ def test_a_file_deleted_and_recreated_while_stopped_is_shipped_whole(
     assert sorted(got) == sorted(
         [f"old-{i}" for i in range(100)] + [f"new-{i}" for i in range(150)]
     )
+
+
+@pytest.mark.parametrize("workers", [0, 2], ids=["in-process", "2-workers"])
+def test_a_line_whose_record_exceeds_message_max_bytes_ships_truncated(
+    tmp_path: Path, kafka_bootstrap: str, topic: str, run_shipper: Start, workers: int
+) -> None:
+    """A line under max_line_bytes (1 MiB by default) whose record is over librdkafka's
+    message.max.bytes (1,000,000) ships cut to fit and flagged; the lines after it ship and
+    the checkpoint reaches the end (before session 2 this line stopped the shipper)."""
+    path = tmp_path / "logs" / "app.log"
+    big = "q" * 1_040_000
+    write(path, "before", big, "after")
+    config = make_config(
+        tmp_path,
+        kafka_bootstrap,
+        topic,
+        [{"paths": [str(path)], "service": "svc"}],
+        output={"workers": workers},
+    )
+    running = run_shipper(config)
+    records = consume(kafka_bootstrap, topic, lambda rs: len(rs) >= 3, idle=1)
+    size = path.stat().st_size
+    for _ in range(100):
+        if running.shipper.entries()[0].offset == size:
+            break
+        time.sleep(0.1)
+    running.stop()
+    records.sort(key=lambda r: r["log"]["offset"])  # with 2 workers batches interleave
+    assert [r["message"][:6] for r in records] == ["before", "qqqqqq", "after"]
+    assert records[1]["log"]["flags"] == ["truncated"]
+    assert 800_000 < len(records[1]["message"]) < len(big)
+    assert running.shipper.entries()[0].offset == size

@@ -325,3 +325,67 @@ def test_inode_reuse_is_not_mistaken_for_the_old_file(tmp_path: Path) -> None:
     rig.start()
     rig.pump()
     assert rig.delivered() == ["old content line", "NEW", "NEW2", "NEW3", "ne"]
+
+
+def test_a_record_over_message_max_bytes_ships_truncated_and_the_file_goes_on(
+    tmp_path: Path,
+) -> None:
+    """produce() refuses a record over message.max.bytes at once: that line ships cut to
+    fit (flag "truncated", bytes counted as record_too_large), the lines after it ship too,
+    and the checkpoint reaches the end."""
+    from confluent_kafka import KafkaError, KafkaException
+
+    class SizeLimitedSink(FakeSink):
+        max_record_bytes = 2000
+
+        def raw_produce(self, topic: str, value: bytes, *args: Any) -> None:
+            if len(value) > self.max_record_bytes:
+                raise KafkaException(KafkaError(KafkaError.MSG_SIZE_TOO_LARGE))
+            super().raw_produce(topic, value, *args)
+
+        def produce(self, value: bytes, key: Any, headers: Any, cb: Any) -> None:
+            assert len(value) <= self.max_record_bytes
+            super().produce(value, key, headers, cb)
+
+    rig = Rig(tmp_path)
+    rig.sink = SizeLimitedSink()
+    rig.write("a.log", "before", "y" * 5000, "after")
+    rig.start()
+    rig.sink.auto = True
+    rig.pump()
+    records = rig.sink.delivered
+    assert [r["message"][:6] for r in records] == ["before", "yyyyyy", "after"]
+    assert records[1]["log"]["flags"] == ["truncated"]
+    assert rig.checkpoint() == {"a.log": 6 + 1 + 5001 + 6}
+    assert rig.shipper is not None
+    dropped = rig.shipper.metrics.bytes_dropped.labels("record_too_large")._value.get()
+    assert dropped == 5000 - len(records[1]["message"])
+
+
+def test_a_batch_cut_short_by_a_produce_error_is_failed_not_committed(tmp_path: Path) -> None:
+    """An unexpected error in the middle of producing a batch: the lines not produced are
+    not acknowledged, so the batch fails and is re-read, never committed past them."""
+    from confluent_kafka import KafkaError, KafkaException
+
+    class BreaksOnce(FakeSink):
+        broken = False
+
+        def raw_produce(self, topic: str, value: bytes, *args: Any) -> None:
+            if b"two" in value and not self.broken:
+                self.broken = True
+                raise KafkaException(KafkaError(KafkaError._STATE))
+            super().raw_produce(topic, value, *args)
+
+    rig = Rig(tmp_path)
+    rig.sink = BreaksOnce()
+    rig.write("a.log", "one", "two", "three")
+    shipper = rig.start()
+    rig.clock.advance(0.2)
+    with pytest.raises(KafkaException):
+        shipper.tick()
+    rig.sink.deliver()  # "one" was produced and is acknowledged
+    assert rig.checkpoint() == {"a.log": 0}
+    rig.sink.auto = True
+    rig.pump(rounds=30)
+    assert rig.checkpoint() == {"a.log": 14}
+    assert rig.delivered() == ["one", "one", "two", "three"]

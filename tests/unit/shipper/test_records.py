@@ -165,3 +165,19 @@ def test_text_orjson_refuses_falls_back_to_encode_json() -> None:
     [spliced] = builder.for_file("/p", "i").batch([(3, 9, "a\udcffb", ())], TS)
     assert spliced == builder.build("/p", "i", 3, "a\udcffb", (), TS)
     assert decode(spliced[0], spliced[2])["message"] == "a?b"  # encode_json's repair
+
+
+def test_fit_cuts_the_message_until_the_record_fits_and_flags_it() -> None:
+    """A record over the producer's limit ships with its message cut to fit, flagged
+    "truncated", the dropped bytes counted; JSON escaping (6 bytes a control character) is
+    accounted for."""
+    config = InputConfig(paths=["/x"], service="s")
+    encoder = RecordBuilder(config, "h", "service.name").for_file("/p", "i")
+    text = "\x01" * 5000 + "tail"
+    (value, _key, headers), dropped = encoder.fit(10, text, ("split",), TS, 4096)
+    record = decode(value, headers)
+    assert len(value) <= 4096
+    assert record["log"]["flags"] == ["split", "truncated"]
+    assert text.startswith(record["message"])
+    assert dropped == len(text) - len(record["message"])
+    assert record["event"]["id"] == line_event_id("h", "i", 10)
