@@ -8,22 +8,30 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable
+from typing import Any, TypeVar
 
 from confluent_kafka import Consumer, Message
 from confluent_kafka.admin import AdminClient, NewTopic
+
+T = TypeVar("T")
+
+
+def _same(message: Message) -> Any:
+    return message
 
 
 def read_topic(
     bootstrap: str,
     topic: str,
-    until: int | Callable[[list[Message]], bool],
+    until: int | Callable[[list[T]], bool],
     timeout: float = 60.0,
     quiet: float = 0.0,
-) -> list[Message]:
-    """Every message of `topic` from the start (errors skipped), read until `until` holds (a
-    count of messages, or a predicate on those read so far) and then `quiet` seconds more
-    (to see duplicates), or until `timeout`."""
-    done: Callable[[list[Message]], bool] = (
+    convert: Callable[[Message], T] = _same,
+) -> list[T]:
+    """Every message of `topic` from the start (errors skipped), each passed through
+    `convert` once, read until `until` holds (a count, or a predicate on what was read so far)
+    and then `quiet` seconds more (to see duplicates), or until `timeout`."""
+    done: Callable[[list[T]], bool] = (
         (lambda got: len(got) >= until) if isinstance(until, int) else until
     )
     consumer = Consumer(
@@ -35,7 +43,7 @@ def read_topic(
         }
     )
     consumer.subscribe([topic])
-    found: list[Message] = []
+    found: list[T] = []
     deadline = time.monotonic() + timeout
     done_at: float | None = None
     try:
@@ -44,7 +52,7 @@ def read_topic(
                 done_at = time.monotonic()
             if done_at is not None and time.monotonic() - done_at >= quiet:
                 break
-            found.extend(m for m in consumer.consume(1000, 0.2) if m.error() is None)
+            found.extend(convert(m) for m in consumer.consume(1000, 0.2) if m.error() is None)
     finally:
         consumer.close()
     return found

@@ -3,17 +3,27 @@
 from __future__ import annotations
 
 import threading
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from confluent_kafka import Consumer
+from confluent_kafka import Message
+from kafka_support import create_topic, read_topic
 
 from kafka_logging.config import parse
 from kafka_logging.record import decode
 from shipper.config import ShipperConfig
 from shipper.daemon import Shipper
+
+__all__ = [
+    "Running",
+    "consume",
+    "create_topic",
+    "make_config",
+    "messages",
+    "start_again",
+    "write_config",
+]
 
 
 def make_config(
@@ -71,43 +81,15 @@ def consume(
 ) -> list[dict[str, Any]]:
     """Every record in `topic` from the start, read until `until(records)` holds (or timeout),
     then for `idle` more seconds to catch extras."""
-    import time
+    return read_topic(bootstrap, topic, until, timeout, idle, _record)
 
-    consumer = Consumer(
-        {
-            "bootstrap.servers": bootstrap,
-            "group.id": f"shipper-test-{uuid.uuid4().hex}",
-            "auto.offset.reset": "earliest",
-            "enable.auto.commit": False,
-        }
-    )
-    consumer.subscribe([topic])
-    records: list[dict[str, Any]] = []
-    deadline = time.monotonic() + timeout
-    done_at: float | None = None
-    try:
-        while time.monotonic() < deadline:
-            if done_at is None and until(records):
-                done_at = time.monotonic()
-            if done_at is not None and time.monotonic() - done_at >= idle:
-                break
-            for msg in consumer.consume(1000, 0.2):
-                if msg.error() is None:
-                    records.append(decode(msg.value(), msg.headers()))
-    finally:
-        consumer.close()
-    return records
+
+def _record(message: Message) -> dict[str, Any]:
+    return decode(message.value(), message.headers())
 
 
 def messages(records: list[dict[str, Any]]) -> list[str]:
     return [r["message"] for r in records]
-
-
-def create_topic(bootstrap: str, name: str) -> None:
-    from confluent_kafka.admin import AdminClient, NewTopic
-
-    admin = AdminClient({"bootstrap.servers": bootstrap})
-    admin.create_topics([NewTopic(name, num_partitions=1, replication_factor=1)])[name].result(30)
 
 
 def write_config(path: Path, config: ShipperConfig) -> Path:

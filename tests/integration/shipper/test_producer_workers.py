@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from confluent_kafka import TIMESTAMP_CREATE_TIME, Consumer
+from confluent_kafka import TIMESTAMP_CREATE_TIME, Message
+from kafka_support import read_topic
 from shipper_helpers import Running, consume, create_topic, make_config, write_config
 
 from kafka_logging.record import HEADER_ENCODING, HEADER_EVENT_ID, decode, header
@@ -41,24 +42,11 @@ def lines_for(n: int, tag: str) -> list[bytes]:
 
 def read_back(bootstrap: str, topic: str, count: int, timeout: float = 90) -> list[Any]:
     """(record, headers, kafka timestamp) for every message, until `count` were read."""
-    consumer = Consumer(
-        {
-            "bootstrap.servers": bootstrap,
-            "group.id": f"workers-test-{uuid.uuid4().hex}",
-            "auto.offset.reset": "earliest",
-        }
-    )
-    consumer.subscribe([topic])
-    out: list[Any] = []
-    deadline = time.monotonic() + timeout
-    try:
-        while len(out) < count and time.monotonic() < deadline:
-            for msg in consumer.consume(1000, 0.2):
-                if msg.error() is None:
-                    out.append((decode(msg.value(), msg.headers()), msg.headers(), msg.timestamp()))
-    finally:
-        consumer.close()
-    return out
+    return read_topic(bootstrap, topic, count, timeout, convert=_with_headers)
+
+
+def _with_headers(msg: Message) -> tuple[Any, Any, Any]:
+    return decode(msg.value(), msg.headers()), msg.headers(), msg.timestamp()
 
 
 def ship_file(
