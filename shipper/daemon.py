@@ -32,10 +32,7 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from itertools import islice
 from typing import Any
-
-from confluent_kafka import KafkaException
 
 from kafka_logging.errors import FatalError, RetryableError
 from shipper.acks import Batch, Window
@@ -44,7 +41,7 @@ from shipper.config import OnCorrupt, ShipperConfig, input_names
 from shipper.discovery import Discovery, Found
 from shipper.identity import FileKey, Head, head_matches, key_of, new_identity, read_head
 from shipper.metrics import Metrics
-from shipper.producer import NOW, PARTITION_ANY, KafkaSink, too_large
+from shipper.producer import KafkaSink, Progress, produce_all
 from shipper.reader import Line
 from shipper.tailer import InputRuntime, TrackedFile, open_file
 from shipper.workers import WorkerFailure, WorkerPool
@@ -674,45 +671,16 @@ class Shipper:
         if self.pool is not None:
             self._ship_to_pool(f, events, timestamp)
             return
-        encoder = f.encoder()
-        messages = encoder.batch(events, timestamp)
-        sink = self.sink
-        produce, topic = sink.raw_produce, sink.topic
         batch = f.acks.open(events[0][0])
-        callback = batch.on_delivery
-        batch.remaining += len(messages)
-        produced = nbytes = 0
+        batch.remaining += len(events)  # one record a line (the lines are framed events)
+        done = Progress()
         try:
-            while produced < len(messages):
-                try:
-                    for value, key, headers in islice(messages, produced, None):
-                        try:
-                            produce(topic, value, key, PARTITION_ANY, callback, None, NOW, headers)
-                        except BufferError:
-                            sink.produce(value, key, headers, callback)  # waits, serving reports
-                        produced += 1
-                        nbytes += len(value)
-                except KafkaException as exc:
-                    if not too_large(exc):
-                        raise
-                    start, _end, text, flags = events[produced]
-                    (value, key, headers), dropped = encoder.fit(
-                        start, text, flags, timestamp, sink.max_record_bytes
-                    )
-                    log.warning(
-                        "%s: the record of the line at offset %d was over message.max.bytes; "
-                        "shipped truncated (%d bytes dropped)",
-                        f.path,
-                        start,
-                        dropped,
-                    )
-                    self.metrics.bytes_dropped.labels("record_too_large").inc(dropped)
-                    sink.produce(value, key, headers, callback)
-                    produced += 1
-                    nbytes += len(value)
+            produce_all(self.sink, f.encoder(), events, timestamp, batch.on_delivery, done)
         finally:
-            unproduced = len(messages) - produced
-            batch.nbytes = nbytes
+            if done.dropped:
+                self.metrics.bytes_dropped.labels("record_too_large").inc(done.dropped)
+            unproduced = len(events) - done.count
+            batch.nbytes = done.nbytes
             if unproduced:  # not produced = not acknowledged: the batch fails, is re-read
                 batch.remaining -= unproduced - 1
                 f.acks.seal(batch, events[-1][1], len(events))

@@ -12,13 +12,19 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from typing import Any
+from dataclasses import dataclass
+from itertools import islice
+from typing import TYPE_CHECKING, Any
 
 from confluent_kafka import KafkaError, KafkaException, Producer
 
 from kafka_logging.errors import FatalError, RetryableError
 from kafka_logging.kafka_diag import client_logger
 from shipper.config import ShipperConfig
+
+if TYPE_CHECKING:
+    from shipper.reader import Line
+    from shipper.records import FileEncoder, Message
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +58,15 @@ def producer_config(config: ShipperConfig) -> dict[str, Any]:
     settings.update(config.kafka.client_config())
     settings.update(FORCED)
     return settings
+
+
+@dataclass
+class Progress:
+    """How far KafkaSink.produce_all got with a batch."""
+
+    count: int = 0  # records produced
+    nbytes: int = 0  # their bytes
+    dropped: int = 0  # bytes of text cut from records over message.max.bytes
 
 
 def too_large(exc: KafkaException) -> bool:
@@ -138,3 +153,47 @@ class KafkaSink:
 
     def close(self) -> None:
         self._producer.poll(0)
+
+
+def produce_all(
+    sink: KafkaSink,
+    encoder: FileEncoder,
+    events: list[Line],
+    timestamp: str,
+    cb: Any,
+    done: Progress,
+) -> list[Message]:
+    """Produce the records of `events` (one line each) with `cb` as every record's
+    delivery callback; `done` counts how far it got (also when this raises). A record over
+    message.max.bytes is shipped cut to fit (logged; its dropped bytes counted in `done`).
+    Returns the messages; raises whatever else produce() raises."""
+    messages = encoder.batch(events, timestamp)
+    produce, topic = sink.raw_produce, sink.topic
+    while done.count < len(messages):
+        try:
+            for value, key, headers in islice(messages, done.count, None):
+                try:
+                    produce(topic, value, key, PARTITION_ANY, cb, None, NOW, headers)
+                except BufferError:
+                    sink.produce(value, key, headers, cb)  # waits, serving reports
+                done.count += 1
+                done.nbytes += len(value)
+        except KafkaException as exc:
+            if not too_large(exc):
+                raise
+            start, _end, text, flags = events[done.count]
+            (value, key, headers), dropped = encoder.fit(
+                start, text, flags, timestamp, sink.max_record_bytes
+            )
+            log.warning(
+                "%s: the record of the line at offset %d was over message.max.bytes; "
+                "shipped truncated (%d bytes dropped)",
+                encoder.path,
+                start,
+                dropped,
+            )
+            done.dropped += dropped
+            sink.produce(value, key, headers, cb)
+            done.count += 1
+            done.nbytes += len(value)
+    return messages

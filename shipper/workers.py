@@ -44,7 +44,6 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from itertools import islice
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
@@ -53,7 +52,7 @@ from confluent_kafka import KafkaException
 from kafka_logging.errors import FatalError, RetryableError
 from shipper.acks import Batch
 from shipper.config import ShipperConfig
-from shipper.producer import NOW, PARTITION_ANY, KafkaSink, too_large
+from shipper.producer import KafkaSink, Progress, produce_all
 from shipper.reader import Line, LineFramer
 from shipper.records import FileEncoder, RecordBuilder
 
@@ -167,48 +166,21 @@ class Worker:
         else:
             events = payload
         encoder = self._encoder(input_index, path, identity)
-        messages = encoder.batch(events, timestamp)
         batch = _WorkerBatch(batch_id, self._report)
         self.open_batches += 1
         batch.lines = len(events)
-        batch.remaining += len(messages)
-        callback = batch.on_delivery
-        sink = self.sink
-        produce, topic = sink.raw_produce, sink.topic
-        produced = 0
+        batch.remaining += len(events)  # one record a line
+        done = Progress()
         try:
-            while produced < len(messages):
-                try:
-                    for value, key, headers in islice(messages, produced, None):
-                        try:
-                            produce(topic, value, key, PARTITION_ANY, callback, None, NOW, headers)
-                        except BufferError:
-                            sink.produce(value, key, headers, callback)  # waits, serving reports
-                        produced += 1
-                except KafkaException as exc:
-                    if not too_large(exc):
-                        raise
-                    start, _end, text, flags = events[produced]
-                    message, dropped = encoder.fit(
-                        start, text, flags, timestamp, sink.max_record_bytes
-                    )
-                    log.warning(
-                        "%s: the record of the line at offset %d was over message.max.bytes; "
-                        "shipped truncated (%d bytes dropped)",
-                        path,
-                        start,
-                        dropped,
-                    )
-                    batch.dropped += dropped
-                    sink.produce(*message, callback)
-                    produced += 1
+            produce_all(self.sink, encoder, events, timestamp, batch.on_delivery, done)
         except (KafkaException, RetryableError) as exc:
             # Not produced = not acknowledged: the batch fails and its file is re-read.
             log.warning("producing a batch failed: %s", exc)
-            left = len(messages) - produced
+            left = len(events) - done.count
             batch.failures += left
             batch.reason = batch.reason or "_PRODUCE_FAILED"
             batch.remaining -= left
+        batch.dropped += done.dropped
         batch.on_delivery(None, None)  # release the hold
 
     def run(self) -> None:
