@@ -19,8 +19,10 @@ from confluent_kafka import TIMESTAMP_CREATE_TIME, Message
 from kafka_support import read_topic
 from shipper_helpers import Running, consume, create_topic, make_config, write_config
 
+from kafka_logging.errors import FatalError
 from kafka_logging.record import HEADER_ENCODING, HEADER_EVENT_ID, decode, header
 from shipper.checkpoint import CheckpointStore
+from shipper.workers import MAX_DEATHS, WORKER_DIED, WorkerPool
 
 CLI = str(Path(sys.executable).parent / "kafka-logging")
 
@@ -209,3 +211,44 @@ def test_a_killed_worker_fails_its_batches_and_nothing_is_lost(
         pos += len(line)
     assert offsets == set(starts)  # every line, at its offset
     print(f"killed worker: {len(records)} records, {sum(n - 1 for n in ids.values())} duplicates")
+
+
+class _RecordingBatch:
+    def __init__(self) -> None:
+        self.errors: list[Any] = []
+
+    def on_delivery(self, err: Any, _msg: Any) -> None:
+        self.errors.append(err)
+
+
+@pytest.mark.timeout(120)
+def test_workers_that_keep_dying_stop_the_shipper_with_a_clear_error(
+    tmp_path: Path, kafka_bootstrap: str, topic: str
+) -> None:
+    """A worker that dies is replaced and its batches fail (to be re-read); more than
+    MAX_DEATHS deaths within the window stop the shipper with a FatalError that says so,
+    and the batches in flight still fail rather than vanish."""
+    inputs = [{"paths": [str(tmp_path / "*.log")], "service": "test"}]
+    config = make_config(tmp_path, kafka_bootstrap, topic, inputs, output={"workers": 1})
+    pool = WorkerPool(config, "test-host")
+    batches: list[_RecordingBatch] = []
+
+    def kill_the_worker_again_and_again() -> None:
+        for death in range(MAX_DEATHS + 1):
+            worker = pool.workers[0]
+            batch = _RecordingBatch()
+            batches.append(batch)
+            worker.pending[death] = batch  # type: ignore[assignment]
+            os.kill(worker.process.pid, signal.SIGKILL)
+            worker.process.join(10)
+            pool.check()
+            assert pool.workers[0] is not worker, "a dead worker is replaced"
+
+    try:
+        with pytest.raises(FatalError, match=r"exited 6 times within 60 s"):
+            kill_the_worker_again_and_again()
+    finally:
+        pool.close()
+    assert len(batches) == MAX_DEATHS + 1
+    for batch in batches:
+        assert [e.name() for e in batch.errors] == [WORKER_DIED]
