@@ -10,7 +10,8 @@ Fields: `@timestamp` (UTC, microseconds), `log.level` (lower case), `log.logger`
 `process.thread.id|name`, `log.origin.file.name|line`, `log.origin.function`, `error.type`,
 `error.message`, `error.stack_trace` (full traceback text: chained causes and exception
 groups included), `log.origin.stack_trace` (for `stack_info=True`), `trace.id` / `span.id`
-(captured on the caller's thread by the handler), `event.id` (fresh, 128 random bits).
+(captured on the caller's thread by the handler), `event.id` (unique: 64 random bits per
+process and a counter).
 
 `extra=` fields are kept, nested objects too; a dotted key (`"user.id"`) becomes nested.
 They never overwrite an ECS field: a conflicting value is kept under `extra` by its dotted
@@ -102,20 +103,9 @@ class EcsFormatter(BaseJsonFormatter):
         self._id_base = 0
         self._id_counter = itertools.count()
 
-    def event_id(self, pid: int | None = None) -> str:
-        """A fresh 128-bit id: 64 random bits drawn once per process, then a 64-bit counter.
-
-        Unique within the process by the counter and across processes by the random part
-        (re-drawn after fork, since the pid changes); cheaper than 16 random bytes each.
-        `pid` is the record's process id when known (it saves a getpid() system call).
-        """
-        if pid is None:
-            pid = os.getpid()
-        if pid != self._pid:
-            self._new_id_prefix(pid)
-        return "%032x" % (self._id_base + next(self._id_counter))
-
     def _new_id_prefix(self, pid: int) -> None:
+        """Event ids are 64 random bits drawn once per process (again after fork: the pid
+        changes) followed by a 64-bit counter: unique without 16 random bytes a record."""
         self._id_base = int.from_bytes(os.urandom(8)) << 64
         self._id_counter = itertools.count()
         self._pid = pid

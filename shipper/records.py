@@ -90,11 +90,24 @@ class RecordBuilder:
         Every record the fast path cannot splice (parsers, flags, keys read from the record)
         goes here; the fast path is proven byte-equal to it (tests/unit/shipper)."""
         eid = line_event_id(self.hostname, identity, start)
-        log: dict[str, Any] = {"file": {"path": path}, "offset": start}
+        record = self.record(path, timestamp, text, start, eid)
+        log: dict[str, Any] = record["log"]
+        if self.parse is not None:
+            record, log, flags = self._parsed(record, text, flags, self.parse)
+        if flags:
+            log["flags"] = list(flags)
+        key = self.constant_key if self.key_of is None else self.key_of(record)
+        return encode_json(record), key, [*self.header_prefix, (HEADER_EVENT_ID, eid.encode())]
+
+    def record(
+        self, path: str, timestamp: str, text: str, offset: int | str, eid: str
+    ) -> dict[str, Any]:
+        """The record of one line before parsing: every static field plus these. (The fast
+        path's template is this with marker values, so the two cannot drift apart.)"""
         record: dict[str, Any] = {
             "@timestamp": timestamp,
             "message": text,
-            "log": log,
+            "log": {"file": {"path": path}, "offset": offset},
             "host": self.host,
             "service": self.service_field,
             "event": {"id": eid, "dataset": self.dataset},
@@ -102,12 +115,7 @@ class RecordBuilder:
         }
         if self.labels is not None:
             record["labels"] = self.labels
-        if self.parse is not None:
-            record, log, flags = self._parsed(record, text, flags, self.parse)
-        if flags:
-            log["flags"] = list(flags)
-        key = self.constant_key if self.key_of is None else self.key_of(record)
-        return encode_json(record), key, [*self.header_prefix, (HEADER_EVENT_ID, eid.encode())]
+        return record
 
     @staticmethod
     def _parsed(
@@ -135,18 +143,7 @@ def _template(builder: RecordBuilder, path: str) -> list[bytes] | None:
     record takes the general path)."""
     nonce = os.urandom(8).hex()
     ts, msg, off, eid = (f"kl-{name}-{nonce}" for name in ("ts", "msg", "off", "eid"))
-    record: dict[str, Any] = {
-        "@timestamp": ts,
-        "message": msg,
-        "log": {"file": {"path": path}, "offset": off},
-        "host": builder.host,
-        "service": builder.service_field,
-        "event": {"id": eid, "dataset": builder.dataset},
-        "ecs": builder.ecs,
-    }
-    if builder.labels is not None:
-        record["labels"] = builder.labels
-    encoded = encode_json(record)
+    encoded = encode_json(builder.record(path, ts, msg, off, eid))
     parts: list[bytes] = []
     for marker in (ts, msg, off, eid):
         quoted = f'"{marker}"'.encode()
