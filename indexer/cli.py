@@ -27,7 +27,7 @@ from kafka_logging.errors import ConfigError, FatalError
 def index(config_path: str) -> None:
     """Index log records from Kafka into Elasticsearch daily indices."""
     from indexer.config import load  # noqa: PLC0415 - the CLI stays light until it runs
-    from indexer.worker import Indexer  # noqa: PLC0415
+    from indexer.consumer import Indexer  # noqa: PLC0415
 
     try:
         config = load(config_path)

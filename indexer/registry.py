@@ -1,6 +1,6 @@
 """Avro in Confluent's wire format, decoded with the writer schema a schema registry holds.
 
-Without `schema_registry.url`, kafka_logging.record.decode reads such messages with the schema
+Without `schema_registry.url`, kafka_logging.wire.record.decode reads such messages with the schema
 shipped in kafka_logging (the handler registers that one). With it, each schema id is looked
 up once (then cached) and the body read with that schema. An id the registry does not know is
 a RecordDecodeError (dead-lettered); a registry that cannot be reached is a RetryableError
@@ -12,9 +12,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from kafka_logging import avro
 from kafka_logging.errors import RetryableError
-from kafka_logging.record import Record, RecordDecodeError
+from kafka_logging.wire import avro
+from kafka_logging.wire.record import Record, RecordDecodeError
 
 if TYPE_CHECKING:
     from indexer.config import SchemaRegistrySettings

@@ -6,7 +6,7 @@
   judges the field itself (a malformed one is a mapping error: dead-lettered).
 - `_id` is `event.id`, else `<topic>-<partition>-<offset>`.
 - A JSON value is sent as it arrived (no re-serialisation); other encodings are re-encoded
-  as JSON with kafka_logging.record.encode_json.
+  as JSON with kafka_logging.wire.record.encode_json.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import Any
 
 from indexer.bulk import Doc, action_line
 from indexer.tracker import TopicPartition
-from kafka_logging import record as wire
+from kafka_logging.wire import record as wire
 
 _MAX_CACHE = 4096
 _JSON = wire.Encoding.JSON.value
@@ -26,7 +26,7 @@ _OVERHEAD = 700  # bytes per Doc beyond its payloads: object, action line, heade
 
 
 class Router:
-    """Builds Docs; decode errors propagate as kafka_logging.record.RecordDecodeError."""
+    """Builds Docs; decode errors propagate as kafka_logging.wire.record.RecordDecodeError."""
 
     def __init__(
         self, pattern: str, confluent_avro: Callable[[bytes], wire.Record] | None = None

@@ -100,7 +100,7 @@ class OutputConfig(StrictModel):
     retry_backoff_max_seconds: float = Field(default=30.0, gt=0)
     compression: Literal["none", "gzip", "snappy", "lz4", "zstd"] = "lz4"
     linger_ms: int = Field(default=20, ge=0)
-    # Producer processes (0: the shipper's own process produces; see shipper/workers.py)
+    # Producer processes (0: the shipper's own process produces; see shipper/producer_pool.py)
     workers: int = Field(default=0, ge=0, le=16)
 
 

@@ -42,9 +42,9 @@ from shipper.discovery import Discovery, Found
 from shipper.identity import FileKey, Head, head_matches, key_of, new_identity, read_head
 from shipper.metrics import Metrics
 from shipper.producer import KafkaSink, Progress, produce_all
+from shipper.producer_pool import WorkerFailure, WorkerPool
 from shipper.reader import Line
 from shipper.tailer import InputRuntime, TrackedFile, open_file
-from shipper.workers import WorkerFailure, WorkerPool
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""Lines (or multiline events) -> ECS records -> Kafka messages, via kafka_logging.record.
+"""Lines (or multiline events) -> ECS records -> Kafka messages, via kafka_logging.wire.record.
 
 Fields: @timestamp (read time unless the parser supplies one), message, log.file.path,
 log.offset, log.flags (only when set), host.hostname, service.name, event.id, event.dataset,
@@ -15,7 +15,7 @@ from typing import Any
 
 import orjson
 
-from kafka_logging.record import (
+from kafka_logging.wire.record import (
     ECS_VERSION,
     HEADER_EVENT_ID,
     Encoding,
@@ -86,7 +86,7 @@ class RecordBuilder:
         flags: tuple[str, ...],
         timestamp: str,
     ) -> Message:
-        """The general path: the record as a dict, encoded by kafka_logging.record.encode_json.
+        """The general path: the record as a dict, encoded by kafka_logging.wire.record.encode_json.
         Every record the fast path cannot splice (parsers, flags, keys read from the record)
         goes here; the fast path is proven byte-equal to it (tests/unit/shipper)."""
         eid = line_event_id(self.hostname, identity, start)

@@ -51,9 +51,9 @@ from elasticsearch import Elasticsearch
 from indexer.config import IndexSettings
 from indexer.template import install_template
 from kafka_logging.handler import KafkaHandler
-from kafka_logging.record import Encoding, encode_json, headers_for, random_event_id
 from kafka_logging.stack import manager
 from kafka_logging.stack.settings import StackSettings, default_cache_dir
+from kafka_logging.wire.record import Encoding, encode_json, headers_for, random_event_id
 
 ROOT = Path(__file__).resolve().parents[2]
 RESULTS = ROOT / "bench" / "results"

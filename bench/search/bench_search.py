@@ -33,7 +33,7 @@ from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 from elasticsearch import Elasticsearch, helpers
 
-from kafka_logging.record import Encoding, encode_json, headers_for
+from kafka_logging.wire.record import Encoding, encode_json, headers_for
 
 ROOT = Path(__file__).resolve().parents[2]
 CLI = str(ROOT / ".venv" / "bin" / "kafka-logging")

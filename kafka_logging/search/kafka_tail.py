@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from kafka_logging.errors import FatalError
-from kafka_logging.record import Record, RecordDecodeError, decode
+from kafka_logging.wire.record import Record, RecordDecodeError, decode
 
 DEFAULT_TOPIC = "application-logs"
 WARN_EVERY = 30.0  # seconds between two warnings about an unreachable broker

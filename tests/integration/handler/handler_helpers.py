@@ -10,7 +10,7 @@ from typing import Any
 
 from kafka_support import create_topic, read_topic
 
-from kafka_logging import record as wire
+from kafka_logging.wire import record as wire
 
 __all__ = ["Consumed", "consume", "create_topic", "wait_until"]
 
@@ -25,7 +25,7 @@ class Consumed:
 
 def consume(bootstrap: str, topic: str, expected: int, timeout: float = 60.0) -> list[Consumed]:
     """Read `topic` from the start until `expected` messages arrived and 1 s of quiet after
-    (to see duplicates), or `timeout`. Every message decoded with kafka_logging.record."""
+    (to see duplicates), or `timeout`. Every message decoded with kafka_logging.wire.record."""
     return [
         Consumed(m.key(), dict(m.headers() or []), m.value(), wire.decode(m.value(), m.headers()))
         for m in read_topic(bootstrap, topic, expected, timeout, quiet=1.0)

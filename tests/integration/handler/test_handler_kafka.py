@@ -13,8 +13,9 @@ from confluent_kafka.schema_registry import SchemaRegistryClient
 from handler_helpers import consume
 from opentelemetry.sdk.trace import TracerProvider
 
-from kafka_logging import KafkaHandler, avro
-from kafka_logging.record import ECS_VERSION
+from kafka_logging import KafkaHandler
+from kafka_logging.wire import avro
+from kafka_logging.wire.record import ECS_VERSION
 
 pytestmark = pytest.mark.timeout(120)
 

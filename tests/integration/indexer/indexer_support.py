@@ -1,6 +1,6 @@
 """Helpers and fixtures for the indexer's integration tests: topics, ECS records, an indexer to run.
 
-Records are produced with kafka_logging.record (encode_json + headers_for), as the handler
+Records are produced with kafka_logging.wire.record (encode_json + headers_for), as the handler
 and the shipper write them.
 """
 
@@ -28,9 +28,9 @@ from elasticsearch import Elasticsearch
 from kafka_support import create_topic, read_topic
 
 from indexer.config import IndexerConfig
-from indexer.worker import Indexer
+from indexer.consumer import Indexer
 from kafka_logging import config as shared
-from kafka_logging.record import Encoding, encode_json, headers_for, random_event_id
+from kafka_logging.wire.record import Encoding, encode_json, headers_for, random_event_id
 
 VENV_BIN = Path(sys.executable).parent
 

@@ -125,8 +125,8 @@ def test_avro_encodings_are_decoded_by_their_header(
     indexed with the same fields as their JSON twin."""
     from indexer_support import produce_raw
 
-    from kafka_logging import avro
-    from kafka_logging.record import Encoding, encode_json, headers_for
+    from kafka_logging.wire import avro
+    from kafka_logging.wire.record import Encoding, encode_json, headers_for
 
     records = [ecs_record(i) for i in range(3)]
     encoders = [

@@ -9,7 +9,7 @@ from indexer_support import Running, Setup, consume_all, ecs_record, produce, pr
 
 from indexer.config import IndexerConfig
 from indexer.dlq import HEADER_OFFSET, HEADER_PARTITION, HEADER_REASON, HEADER_STAGE, HEADER_TOPIC
-from kafka_logging.record import Encoding, encode_json, header, headers_for
+from kafka_logging.wire.record import Encoding, encode_json, header, headers_for
 
 pytestmark = pytest.mark.timeout(180)
 

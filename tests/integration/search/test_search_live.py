@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from search_helpers import KAFKA_LOGGING, MAPPING, STACK, daily, make_record
 
-from kafka_logging.record import Encoding, encode_json, headers_for
+from kafka_logging.wire.record import Encoding, encode_json, headers_for
 
 pytestmark = pytest.mark.timeout(120)
 

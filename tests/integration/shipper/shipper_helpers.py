@@ -11,7 +11,7 @@ from confluent_kafka import Message
 from kafka_support import create_topic, read_topic
 
 from kafka_logging.config import parse
-from kafka_logging.record import decode
+from kafka_logging.wire.record import decode
 from shipper.config import ShipperConfig
 from shipper.daemon import Shipper
 

@@ -20,9 +20,9 @@ from kafka_support import read_topic
 from shipper_helpers import Running, consume, create_topic, make_config, write_config
 
 from kafka_logging.errors import FatalError
-from kafka_logging.record import HEADER_ENCODING, HEADER_EVENT_ID, decode, header
+from kafka_logging.wire.record import HEADER_ENCODING, HEADER_EVENT_ID, decode, header
 from shipper.checkpoint import CheckpointStore
-from shipper.workers import MAX_DEATHS, WORKER_DIED, WorkerPool
+from shipper.producer_pool import MAX_DEATHS, WORKER_DIED, WorkerPool
 
 CLI = str(Path(sys.executable).parent / "kafka-logging")
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from shipper_helpers import Running, consume, make_config, messages
 
-from kafka_logging.record import line_event_id
+from kafka_logging.wire.record import line_event_id
 
 pytestmark = pytest.mark.timeout(120)
 

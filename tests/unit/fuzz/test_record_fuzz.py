@@ -7,7 +7,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kafka_logging import record
+from kafka_logging.wire import record
 
 json_values = st.recursive(
     st.none()

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from handler_fakes import FakeProducer
 
-from kafka_logging import worker as worker_module
 from kafka_logging.handler import KafkaHandler
+from kafka_logging.handler import delivery as worker_module
 
 
 @pytest.fixture

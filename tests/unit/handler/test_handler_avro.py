@@ -1,4 +1,4 @@
-"""Avro encodings decode to the same record as the JSON encoding (kafka_logging.avro)."""
+"""Avro encodings decode to the same record as the JSON encoding (kafka_logging.wire.avro)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kafka_logging import avro, record
-from kafka_logging.ecs import EcsFormatter
-from kafka_logging.record import Encoding, RecordDecodeError
+from kafka_logging.handler.ecs import EcsFormatter
+from kafka_logging.wire import avro, record
+from kafka_logging.wire.record import Encoding, RecordDecodeError
 
 
 def sample() -> dict[str, Any]:

@@ -1,8 +1,8 @@
-"""The handler's stderr voice is rate limited per topic (kafka_logging.diag)."""
+"""The handler's stderr voice is rate limited per topic (kafka_logging.handler.diag)."""
 
 from __future__ import annotations
 
-from kafka_logging.diag import Diagnostics
+from kafka_logging.handler.diag import Diagnostics
 
 
 def test_rate_limited_per_topic_and_counts_held_lines() -> None:

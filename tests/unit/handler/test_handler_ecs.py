@@ -1,4 +1,4 @@
-"""The ECS record built from a LogRecord (kafka_logging.ecs)."""
+"""The ECS record built from a LogRecord (kafka_logging.handler.ecs)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from kafka_logging.ecs import ATTR_SPAN, EcsFormatter
-from kafka_logging.record import ECS_VERSION, decode_json
-from kafka_logging.redact import Redactor
+from kafka_logging.handler.ecs import ATTR_SPAN, EcsFormatter
+from kafka_logging.handler.redact import Redactor
+from kafka_logging.wire.record import ECS_VERSION, decode_json
 
 
 def make_record(msg: Any = "hello %s", args: Any = ("world",), **kwargs: Any) -> logging.LogRecord:

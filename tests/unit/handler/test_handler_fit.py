@@ -1,11 +1,11 @@
-"""Oversized records are truncated to fit, never rejected (kafka_logging.fit)."""
+"""Oversized records are truncated to fit, never rejected (kafka_logging.handler.fit)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from kafka_logging.fit import fit
-from kafka_logging.record import decode_json, encode_json
+from kafka_logging.handler.fit import fit
+from kafka_logging.wire.record import decode_json, encode_json
 
 
 def big(message: int, stack: int, extra: int = 0) -> dict[str, Any]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from kafka_logging.spool import Entry, Spool, encode_frame
+from kafka_logging.handler.spool import Entry, Spool, encode_frame
 
 
 def spool_at(path: Path, **kwargs: object) -> Spool:

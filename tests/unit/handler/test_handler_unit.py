@@ -15,7 +15,7 @@ from handler_fakes import FakeError, FakeProducer
 
 from kafka_logging import KafkaHandler
 from kafka_logging.errors import ConfigError
-from kafka_logging.record import decode
+from kafka_logging.wire.record import decode
 
 MakeHandler = Callable[..., KafkaHandler]
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from indexer.config import IndexerConfig, load
-from indexer.worker import consumer_config, es_client, producer_config
+from indexer.consumer import consumer_config, es_client, producer_config
 from kafka_logging import config as shared
 from kafka_logging.errors import ConfigError
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from indexer.registry import ConfluentAvroDecoder
-from kafka_logging import avro
 from kafka_logging.errors import RetryableError
-from kafka_logging.record import RecordDecodeError
+from kafka_logging.wire import avro
+from kafka_logging.wire.record import RecordDecodeError
 
 RECORD = {
     "@timestamp": "2026-11-22T04:31:00.123456Z",

@@ -8,7 +8,7 @@ import orjson
 import pytest
 
 from indexer.route import Router
-from kafka_logging.record import Encoding, RecordDecodeError, encode_json, headers_for
+from kafka_logging.wire.record import Encoding, RecordDecodeError, encode_json, headers_for
 
 TP = ("logs", 2)
 KAFKA_MS = int(datetime(2026, 1, 5, 12, tzinfo=UTC).timestamp() * 1000)

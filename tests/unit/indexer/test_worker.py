@@ -14,9 +14,9 @@ from confluent_kafka import TopicPartition
 
 from indexer.bulk import backoff
 from indexer.config import IndexerConfig
-from indexer.worker import Indexer
+from indexer.consumer import Indexer
 from kafka_logging import config as shared
-from kafka_logging.record import encode_json
+from kafka_logging.wire.record import encode_json
 
 pytestmark = pytest.mark.timeout(30)
 TOPIC = "logs"

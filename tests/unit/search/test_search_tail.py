@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from confluent_kafka import OFFSET_BEGINNING, KafkaError, KafkaException, TopicPartition
 
-from kafka_logging.record import Encoding, encode_json, headers_for
 from kafka_logging.search.kafka_tail import KafkaTail, TailError, consumer_config
+from kafka_logging.wire.record import Encoding, encode_json, headers_for
 
 
 class FakeMessage:

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from kafka_logging.config import parse
-from kafka_logging.record import decode
+from kafka_logging.wire.record import decode
 from shipper.config import ShipperConfig
 
 

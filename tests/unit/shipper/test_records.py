@@ -6,7 +6,7 @@ import orjson
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kafka_logging.record import ECS_VERSION, decode, line_event_id
+from kafka_logging.wire.record import ECS_VERSION, decode, line_event_id
 from shipper.config import InputConfig, ParserConfig
 from shipper.records import RecordBuilder
 

@@ -11,8 +11,8 @@ from shipper_fakes import Clock, FakeSink, config
 
 from shipper.acks import Batch
 from shipper.daemon import Shipper
+from shipper.producer_pool import Worker, WorkerFailure
 from shipper.reader import LineFramer
-from shipper.workers import Worker, WorkerFailure
 
 TS = "2026-11-22T04:31:00.123456Z"
 

@@ -76,7 +76,7 @@ them at construction). After a fatal producer error (e.g. a broken idempotence s
 the producer is replaced; its unsent messages are spooled (or counted) first. The message key is
 the record's `service.name` (`key_field`, a dotted path, or None for no key). JSON by
 default; `serializer="avro"` gives Avro single-object encoding, or Confluent's wire
-format when `schema_registry_url` is set (see kafka_logging.avro).
+format when `schema_registry_url` is set (see kafka_logging.wire.avro).
 """
 
 from __future__ import annotations
@@ -94,15 +94,15 @@ from typing import Any, Literal
 
 from pydantic import Field, ValidationError, field_validator
 
-from kafka_logging import record as wire
 from kafka_logging.config import StrictModel, format_validation_error
-from kafka_logging.diag import Diagnostics
-from kafka_logging.ecs import ATTR_MESSAGE, ATTR_SPAN, EcsFormatter, render_message
 from kafka_logging.errors import ConfigError
-from kafka_logging.otel import span_capture
-from kafka_logging.redact import DEFAULT_KEYS, DEFAULT_PATTERNS, Redactor
-from kafka_logging.stats import Stats
-from kafka_logging.worker import Worker, WorkerSettings
+from kafka_logging.handler.delivery import Worker, WorkerSettings
+from kafka_logging.handler.diag import Diagnostics
+from kafka_logging.handler.ecs import ATTR_MESSAGE, ATTR_SPAN, EcsFormatter, render_message
+from kafka_logging.handler.otel import span_capture
+from kafka_logging.handler.redact import DEFAULT_KEYS, DEFAULT_PATTERNS, Redactor
+from kafka_logging.handler.stats import Stats
+from kafka_logging.wire import record as wire
 
 _OWN_CALLBACKS = ("on_delivery", "error_cb", "logger", "delivery.report.only.error")
 _LEVEL_NAMES = logging.getLevelNamesMapping()

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from kafka_logging.record import Record
+from kafka_logging.wire.record import Record
 
 MARK = "kafka_logging"
 _CUT = " ...[truncated]... "

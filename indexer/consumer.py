@@ -32,7 +32,7 @@ from indexer.template import install_template
 from indexer.tracker import OffsetTracker, TopicPartition
 from kafka_logging.errors import ConfigError, FatalError, RetryableError
 from kafka_logging.kafka_diag import client_logger
-from kafka_logging.record import RecordDecodeError
+from kafka_logging.wire.record import RecordDecodeError
 
 if TYPE_CHECKING:
     from elasticsearch import Elasticsearch

@@ -30,12 +30,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kafka_logging import record as wire
-from kafka_logging.diag import Diagnostics
-from kafka_logging.ecs import EcsFormatter, render_message
-from kafka_logging.fit import fit
-from kafka_logging.spool import Entry, Position, Spool, encode_frame, target_name
-from kafka_logging.stats import Stats
+from kafka_logging.handler.diag import Diagnostics
+from kafka_logging.handler.ecs import EcsFormatter, render_message
+from kafka_logging.handler.fit import fit
+from kafka_logging.handler.spool import Entry, Position, Spool, encode_frame, target_name
+from kafka_logging.handler.stats import Stats
+from kafka_logging.wire import record as wire
 
 Encoder = Callable[[wire.Record], bytes]
 _ENCODING_HEADERS = {e: (wire.HEADER_ENCODING, e.value.encode()) for e in wire.Encoding}
@@ -233,7 +233,7 @@ class Worker:
     def _choose_encoder(self) -> None:
         if self.s.encoding is wire.Encoding.JSON:
             return
-        from kafka_logging import avro  # noqa: PLC0415 - only Avro users pay for fastavro
+        from kafka_logging.wire import avro  # noqa: PLC0415 - only Avro users pay for fastavro
 
         self._encoder, self._encoding = avro.encode_single_object, wire.Encoding.AVRO
         if self.s.registry_url is None:
@@ -609,7 +609,7 @@ def register_schema(url: str, config: dict[str, Any], topic: str) -> int:
         SchemaRegistryClient,
     )
 
-    from kafka_logging.avro import schema_text  # noqa: PLC0415
+    from kafka_logging.wire.avro import schema_text  # noqa: PLC0415
 
     client = SchemaRegistryClient({"url": url, **config})
     schema_id: int = client.register_schema(f"{topic}-value", Schema(schema_text(), "AVRO"))
