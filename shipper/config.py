@@ -12,6 +12,7 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from kafka_logging.config import KafkaSettings, StrictModel, load
+from shipper.kubernetes import placeholders
 
 OnCorrupt = Literal["fail", "start-from-end", "start-from-beginning"]
 
@@ -70,14 +71,33 @@ class MultilineConfig(StrictModel):
         return self
 
 
+class ContainerConfig(StrictModel):
+    """Container log formats (input `format` cri | docker | auto; see shipper/container.py)."""
+
+    # A partial line (CRI "P" pieces, Docker pieces without "\n") whose end has not come after
+    # this long ships as it is, flagged "partial" (a container that exited mid-line).
+    partial_flush_seconds: float = Field(default=5.0, gt=0)
+    metadata: bool = True  # kubernetes.* and container.* fields from the file's path
+    # service.name when `service` names something the path does not give (e.g. {namespace}
+    # for a Docker json-file path)
+    service_fallback: str = "unknown"
+
+
 class InputConfig(StrictModel):
     """A set of files shipped with the same service, dataset, labels, parser and multiline."""
 
     name: str | None = None  # stable name in checkpoints; default "input-<index>"
     paths: list[str] = Field(min_length=1)  # globs; "**" matches any number of directories
     exclude: list[str] = Field(default_factory=list)  # fnmatch on the full path ("*" crosses "/")
+    # service.name. With a container format it may name parts of the path (shipper/kubernetes.py):
+    # "{container}", "{namespace}/{container}" (so may dataset); otherwise used as it is.
     service: str
     dataset: str | None = None  # default "<service>.log"
+    # The runtime's envelope around each line, decoded before multiline and the parser:
+    # plain (none), cri (containerd, CRI-O), docker (json-file), auto (by path: /var/log/pods,
+    # /var/log/containers -> cri; /var/lib/docker/containers -> docker; other paths plain).
+    format: Literal["plain", "cri", "docker", "auto"] = "plain"
+    container: ContainerConfig = Field(default_factory=ContainerConfig)
     labels: dict[str, str] = Field(default_factory=dict)
     parser: ParserConfig = Field(default_factory=ParserConfig)
     multiline: MultilineConfig | None = None
@@ -90,6 +110,17 @@ class InputConfig(StrictModel):
             if not Path(path).is_absolute():
                 raise ValueError(f"path {path!r} must be absolute")
         return paths
+
+    @model_validator(mode="after")
+    def _container_settings(self) -> InputConfig:
+        if self.format == "plain":
+            if "container" in self.model_fields_set:
+                raise ValueError("container settings need format cri, docker or auto")
+        else:  # service and dataset may name path parts: ValueError naming an unknown {name}
+            placeholders(self.service)
+            if self.dataset is not None:
+                placeholders(self.dataset)
+        return self
 
 
 class OutputConfig(StrictModel):

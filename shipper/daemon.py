@@ -43,7 +43,7 @@ from shipper.identity import FileKey, Head, head_matches, key_of, new_identity, 
 from shipper.metrics import Metrics
 from shipper.producer import KafkaSink, Progress, produce_all
 from shipper.producer_pool import WorkerFailure, WorkerPool
-from shipper.reader import Line
+from shipper.reader import Event
 from shipper.tailer import InputRuntime, TrackedFile, open_file
 
 log = logging.getLogger(__name__)
@@ -559,7 +559,13 @@ class Shipper:
             return False
         framer = f.framer
         chunk = self.limits.read_chunk_bytes
-        if self._regions and f.multiline is None and framer.plain and len(framer.buf) < chunk // 2:
+        if (
+            self._regions
+            and f.multiline is None
+            and f.container is None
+            and framer.plain
+            and len(framer.buf) < chunk // 2
+        ):
             return self._read_region(f, fd, now)
         offset = f.read_offset
         data = os.pread(fd, chunk, offset)
@@ -573,7 +579,7 @@ class Shipper:
             f.dropped_reported = f.framer.dropped
         if lines:
             self._read_counters[f.input.index].inc(len(lines))
-            events = f.multiline.feed(lines, now) if f.multiline is not None else lines
+            events = f.events(lines, now)
             if events:
                 self._ship(f, events)
         return True
@@ -625,10 +631,7 @@ class Shipper:
         lines = f.framer.flush_partial(now, force)
         if lines:
             self._read_counters[f.input.index].inc(len(lines))
-        if f.multiline is not None:
-            events = f.multiline.feed(lines, now) + f.multiline.flush(now, force)
-        else:
-            events = lines
+        events = f.flush_events(lines, now, force)
         if events:
             self._ship(f, events)
 
@@ -651,7 +654,7 @@ class Shipper:
         finally:
             f.acks.seal(batch, start + len(region), lines)
 
-    def _ship_to_pool(self, f: TrackedFile, events: list[Line], timestamp: str) -> None:
+    def _ship_to_pool(self, f: TrackedFile, events: list[Event], timestamp: str) -> None:
         """Hand Lines the main process framed (multiline, partial, long) to a worker."""
         assert self.pool is not None
         batch = f.acks.open(events[0][0])
@@ -665,7 +668,7 @@ class Shipper:
         finally:
             f.acks.seal(batch, events[-1][1], len(events))
 
-    def _ship(self, f: TrackedFile, events: list[Line]) -> None:
+    def _ship(self, f: TrackedFile, events: list[Event]) -> None:
         """Produce one batch: every record's report counts it down (see acks.py)."""
         timestamp = _now_iso(self.wall())
         if self.pool is not None:

@@ -17,10 +17,10 @@ and the checkpoint never passes its first byte before that, so a restart never s
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from shipper.config import MultilineConfig
-from shipper.reader import Line
+from shipper.reader import Event
 
 # True when the line joins the current event (match after) / the next line (match before).
 Rule = Callable[[str], bool]
@@ -89,7 +89,7 @@ class Multiline:
 
     def reset(self) -> None:
         self.rule = build_rule(self.config)
-        self.lines: list[Line] = []
+        self.lines: list[Event] = []
         self.size = 0
         self.last_line = 0.0
 
@@ -97,7 +97,7 @@ class Multiline:
     def pending_start(self) -> int | None:
         return self.lines[0][0] if self.lines else None
 
-    def _close(self, extra: tuple[str, ...] = ()) -> Line:
+    def _close(self, extra: tuple[str, ...] = ()) -> Event:
         lines = self.lines
         flags: list[str] = []
         for line in lines:
@@ -105,11 +105,14 @@ class Multiline:
         if len(lines) > 1:
             flags.insert(0, "multiline")
         flags.extend(f for f in extra if f not in flags)
-        event: Line = (lines[0][0], lines[-1][1], "\n".join(x[2] for x in lines), tuple(flags))
+        # What a format layer added after the Line's four items is the first line's.
+        first = lines[0]
+        text = "\n".join(x[2] for x in lines)
+        event: Event = (first[0], lines[-1][1], text, tuple(flags), *first[4:])
         self.lines, self.size = [], 0
         return event
 
-    def _add(self, line: Line, out: list[Line]) -> None:
+    def _add(self, line: Event, out: list[Event]) -> None:
         if self.lines and (
             len(self.lines) >= self.max_lines or self.size + len(line[2]) > self.max_bytes
         ):
@@ -117,8 +120,8 @@ class Multiline:
         self.lines.append(line)
         self.size += len(line[2]) + 1
 
-    def feed(self, lines: list[Line], now: float) -> list[Line]:
-        out: list[Line] = []
+    def feed(self, lines: Sequence[Event], now: float) -> list[Event]:
+        out: list[Event] = []
         if lines:
             self.last_line = now
         rule = self.rule
@@ -134,7 +137,7 @@ class Multiline:
                 self._add(line, out)
         return out
 
-    def flush(self, now: float, force: bool = False) -> list[Line]:
+    def flush(self, now: float, force: bool = False) -> list[Event]:
         """The pending event, if idle past flush_timeout (or `force`); else []."""
         if self.lines and (force or now - self.last_line >= self.flush_timeout):
             return [self._close()]

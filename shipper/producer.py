@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from itertools import islice
 from typing import TYPE_CHECKING, Any
@@ -23,7 +23,7 @@ from kafka_logging.kafka_diag import client_logger
 from shipper.config import ShipperConfig
 
 if TYPE_CHECKING:
-    from shipper.reader import Line
+    from shipper.reader import Event
     from shipper.records import FileEncoder, Message
 
 log = logging.getLogger(__name__)
@@ -158,7 +158,7 @@ class KafkaSink:
 def produce_all(
     sink: KafkaSink,
     encoder: FileEncoder,
-    events: list[Line],
+    events: Sequence[Event],
     timestamp: str,
     cb: Any,
     done: Progress,
@@ -181,10 +181,9 @@ def produce_all(
         except KafkaException as exc:
             if not too_large(exc):
                 raise
-            start, _end, text, flags = events[done.count]
-            (value, key, headers), dropped = encoder.fit(
-                start, text, flags, timestamp, sink.max_record_bytes
-            )
+            event = events[done.count]
+            start = event[0]
+            (value, key, headers), dropped = encoder.fit(event, timestamp, sink.max_record_bytes)
             log.warning(
                 "%s: the record of the line at offset %d was over message.max.bytes; "
                 "shipped truncated (%d bytes dropped)",

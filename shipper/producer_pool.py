@@ -43,7 +43,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
@@ -53,7 +53,7 @@ from kafka_logging.errors import FatalError, RetryableError
 from shipper.acks import Batch
 from shipper.config import ShipperConfig
 from shipper.producer import KafkaSink, Progress, produce_all
-from shipper.reader import Line, LineFramer
+from shipper.reader import Event, Line, LineFramer
 from shipper.records import FileEncoder, RecordBuilder
 
 log = logging.getLogger(__name__)
@@ -312,7 +312,7 @@ class WorkerPool:
         path: str,
         identity: str,
         timestamp: str,
-        events: list[Line],
+        events: Sequence[Event],
     ) -> None:
         self._send(batch, ("events", input_index, path, identity, timestamp, events))
 

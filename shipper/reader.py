@@ -8,28 +8,36 @@
 - A line longer than `max_line_bytes` never stops the file: "split" ships it in pieces of at
   most that size (each flagged "split"); "truncate" ships the first `max_line_bytes` flagged
   "truncated" and counts the rest as dropped (reason "line_truncated").
-- Invalid UTF-8 is replaced with U+FFFD and flagged "invalid_utf8"; never fatal.
+- Invalid UTF-8 is replaced with U+FFFD and flagged "invalid_utf8"; never fatal. (A format
+  layer that joins pieces of lines, shipper/container.py, asks for `errors="surrogateescape"`
+  instead: a piece cut inside a character keeps its bytes until the pieces are joined.)
 """
 
 from __future__ import annotations
 
 from itertools import accumulate, count, repeat
 from operator import add
+from typing import Any
 
 NO_FLAGS: tuple[str, ...] = ()
 
 # (start, end, text, flags): a plain tuple, the cheapest thing Python can build per line.
 # `end` is the offset just after the line's "\n" (where the next line starts).
 Line = tuple[int, int, str, tuple[str, ...]]
+# What is shipped: a Line, possibly followed by what a format layer knows about it
+# (shipper/container.py: the first physical line's offset, the runtime's time, the stream).
+Event = tuple[int, int, str, tuple[str, ...], *tuple[Any, ...]]
 
 
-def decode_line(raw: bytes, flags: tuple[str, ...] = NO_FLAGS) -> tuple[str, tuple[str, ...]]:
+def decode_line(
+    raw: bytes, flags: tuple[str, ...] = NO_FLAGS, errors: str = "replace"
+) -> tuple[str, tuple[str, ...]]:
     if raw[-1:] == b"\r":
         raw = raw[:-1]
     try:
         return raw.decode("utf-8"), flags
     except UnicodeDecodeError:
-        return raw.decode("utf-8", "replace"), (*flags, "invalid_utf8")
+        return raw.decode("utf-8", errors), (*flags, "invalid_utf8")
 
 
 class LineFramer:
@@ -41,8 +49,10 @@ class LineFramer:
         max_line_bytes: int,
         long_lines: str = "split",
         partial_timeout: float | None = None,
+        errors: str = "replace",
     ) -> None:
         self.max_line_bytes = max_line_bytes
+        self.errors = errors  # decoding error handler for invalid UTF-8
         self.truncate = long_lines == "truncate"
         self.partial_timeout = partial_timeout
         self.dropped = 0  # bytes dropped by truncation, since creation
@@ -78,7 +88,7 @@ class LineFramer:
                 self.buf, self.buf_start = b"", offset + len(data)
                 return out
             self.dropped += newline
-            text, flags = decode_line(self.discard_head, ("truncated",))
+            text, flags = decode_line(self.discard_head, ("truncated",), self.errors)
             out.append((self.discard_from, offset + newline + 1, text, flags))
             self.discard_from, self.discard_head = None, b""
             data = data[newline + 1 :]
@@ -106,7 +116,7 @@ class LineFramer:
                     text = (raw[:-1] if raw[-1:] == b"\r" else raw).decode("utf-8")
                     append((offset, offset + size, text, NO_FLAGS))
                 except UnicodeDecodeError:
-                    text, flags = decode_line(raw)
+                    text, flags = decode_line(raw, NO_FLAGS, self.errors)
                     append((offset, offset + size, text, flags))
             offset += size
         self.buf, self.buf_start = tail, offset
@@ -156,7 +166,7 @@ class LineFramer:
         if self.truncate:
             if complete:
                 self.dropped += len(raw) - limit
-                text, flags = decode_line(raw[:limit], ("truncated",))
+                text, flags = decode_line(raw[:limit], ("truncated",), self.errors)
                 out.append((offset, offset + len(raw) + 1, text, flags))
             else:
                 self.dropped += len(raw) - limit
@@ -167,11 +177,11 @@ class LineFramer:
         if not complete:
             self.splitting = True
         while len(raw) - pos > limit:
-            text, flags = decode_line(raw[pos : pos + limit], ("split",))
+            text, flags = decode_line(raw[pos : pos + limit], ("split",), self.errors)
             out.append((offset + pos, offset + pos + limit, text, flags))
             pos += limit
         if complete:
-            text, flags = decode_line(raw[pos:], ("split",))
+            text, flags = decode_line(raw[pos:], ("split",), self.errors)
             out.append((offset + pos, offset + len(raw) + 1, text, flags))
         else:
             self.buf, self.buf_start = raw[pos:], offset + pos
@@ -184,7 +194,7 @@ class LineFramer:
             self.partial_timeout is None or now - self.last_feed < self.partial_timeout
         ):
             return []
-        text, flags = decode_line(self.buf, ("partial",))
+        text, flags = decode_line(self.buf, ("partial",), self.errors)
         line: Line = (self.buf_start, self.buf_start + len(self.buf), text, flags)
         self.buf_start += len(self.buf)
         self.buf = b""

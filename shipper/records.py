@@ -11,7 +11,8 @@ the idempotency key.
 from __future__ import annotations
 
 import os
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, Literal
 
 import orjson
 
@@ -24,8 +25,9 @@ from kafka_logging.wire.record import (
     line_event_id,
 )
 from shipper.config import InputConfig
+from shipper.kubernetes import PathMeta, detect_format, path_meta, service_rule
 from shipper.parsers import build_parser, merge_into
-from shipper.reader import Line
+from shipper.reader import Event
 
 Message = tuple[bytes, bytes | None, list[tuple[str, bytes]]]
 
@@ -72,9 +74,25 @@ class RecordBuilder:
         )  # the configured service always wins, so the key is known now
         self.key_of = None if key_field == "service.name" else _key_getter(key_field)
         self.service_field = {"name": self.service}
+        self.format = config.format
+        self.container = config.container
+        if config.format != "plain":
+            fallback = config.container.service_fallback
+            self.service_of = service_rule(config.service, fallback)
+            self.dataset_of = service_rule(config.dataset or f"{config.service}.log", fallback)
+
+    def file_format(self, path: str) -> Literal["cri", "docker"] | None:
+        """The container format of the file at `path` ("cri", "docker"), None for plain."""
+        if self.format == "plain":
+            return None
+        if self.format == "auto":
+            return detect_format(path)
+        return self.format
 
     def for_file(self, path: str, identity: str) -> FileEncoder:
         """The encoder for one file generation: its path and identity bound once."""
+        if self.file_format(path) is not None:
+            return ContainerEncoder(self, path, identity, path_meta(path))
         return FileEncoder(self, path, identity)
 
     def build(
@@ -187,30 +205,31 @@ class FileEncoder:
         """One record (the general path)."""
         return self.builder.build(self.path, self.identity, start, text, flags, timestamp)
 
-    def fit(
-        self, start: int, text: str, flags: tuple[str, ...], timestamp: str, limit: int
-    ) -> tuple[Message, int]:
-        """The record of a line whose record is over the producer's size limit: its message
+    def one(self, event: Event, timestamp: str) -> Message:
+        """The record of one event (the general path)."""
+        return self.builder.build(self.path, self.identity, event[0], event[2], event[3], timestamp)
+
+    def fit(self, event: Event, timestamp: str, limit: int) -> tuple[Message, int]:
+        """The record of an event whose record is over the producer's size limit: its message
         cut until the value is at most `limit` bytes, flagged "truncated". Returns it and the
         number of bytes of text dropped. (A line under max_line_bytes can still make a record
         over Kafka's message.max.bytes: JSON escaping, the static fields, parsed fields.)"""
+        start, end, text, flags, *more = event
         cut = len(text)
         flags = (*flags, "truncated")
         while True:
-            message = self.builder.build(
-                self.path, self.identity, start, text[:cut], flags, timestamp
-            )
+            message = self.one((start, end, text[:cut], flags, *more), timestamp)
             size = len(message[0])
             if size <= limit or cut == 0:
                 return message, len(text[cut:].encode("utf-8", "replace"))
             cut = max(0, min(cut - 1, cut * limit // size * 9 // 10))
 
-    def batch(self, events: list[Line], timestamp: str) -> list[Message]:
+    def batch(self, events: Sequence[Event], timestamp: str) -> list[Message]:
         """The messages of `events` (Lines), in order, all stamped `timestamp`."""
         if not self.fast:
             build = self.builder.build
             path, identity = self.path, self.identity
-            return [build(path, identity, s, text, fl, timestamp) for s, _e, text, fl in events]
+            return [build(path, identity, e[0], e[2], e[3], timestamp) for e in events]
         head = self.head + orjson.dumps(timestamp) + self.before_message
         before_offset, before_eid, after_eid = self.before_offset, self.before_eid, self.after_eid
         eid_prefix, key, enc = self.eid_prefix, self.key, self.encoding_header
@@ -235,3 +254,45 @@ class FileEncoder:
                 )
             )
         return out
+
+
+class ContainerEncoder(FileEncoder):
+    """Messages for the ContainerLines of one container log file (shipper/container.py).
+
+    The record is the plain line's record with: `@timestamp` the runtime's time (the app's own
+    JSON timestamp, when the parser finds one, wins), `stream`, `log.offset` and `event.id`
+    from the first physical line's offset (so a re-read gives the same id), the path's
+    kubernetes.* / container.* fields, and service.name / event.dataset rendered for this
+    file. Like every field the shipper owns, they win over the app's fields of the same name.
+    """
+
+    def __init__(self, builder: RecordBuilder, path: str, identity: str, meta: PathMeta) -> None:
+        super().__init__(builder, path, identity)
+        self.fast = False
+        self.static = meta.fields() if builder.container.metadata else {}
+        service = builder.service_of(meta)
+        self.service_field = {"name": service}
+        self.dataset = builder.dataset_of(meta)
+        self.key = service.encode() if builder.constant_key is not None else None
+        self.hostname = builder.hostname
+
+    def one(self, event: Event, timestamp: str) -> Message:
+        builder = self.builder
+        _start, _end, text, flags, offset, time, stream = event
+        eid = line_event_id(self.hostname, self.identity, offset)
+        record = builder.record(self.path, time or timestamp, text, offset, eid)
+        record["service"] = self.service_field
+        record["event"]["dataset"] = self.dataset
+        record["stream"] = stream
+        record.update(self.static)
+        log: dict[str, Any] = record["log"]
+        if builder.parse is not None:
+            record, log, flags = builder._parsed(record, text, flags, builder.parse)
+        if flags:
+            log["flags"] = list(flags)
+        key = self.key if builder.key_of is None else builder.key_of(record)
+        return encode_json(record), key, [*builder.header_prefix, (HEADER_EVENT_ID, eid.encode())]
+
+    def batch(self, events: Sequence[Event], timestamp: str) -> list[Message]:
+        one = self.one
+        return [one(event, timestamp) for event in events]

@@ -9,9 +9,10 @@ from typing import Any
 from shipper.acks import Batch, FileAcks, Window
 from shipper.checkpoint import Entry
 from shipper.config import InputConfig, LimitsConfig
+from shipper.container import ContainerDecoder, multiline_by_stream
 from shipper.identity import FileKey, Head
 from shipper.multiline import Multiline
-from shipper.reader import LineFramer
+from shipper.reader import Event, Line, LineFramer
 from shipper.records import FileEncoder, RecordBuilder
 
 OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOATIME", 0)
@@ -58,9 +59,23 @@ class TrackedFile:
         self.fd: int | None = None
         self.size = offset
         self.mtime_ns = 0  # last modification time seen; a change triggers a head check
+        fmt = runtime.builder.file_format(path)
         self.framer = LineFramer(
-            offset, limits.max_line_bytes, limits.long_lines, limits.partial_line_timeout_seconds
+            offset,
+            limits.max_line_bytes,
+            limits.long_lines,
+            limits.partial_line_timeout_seconds,
+            # container pieces cut inside a character keep their bytes until joined
+            errors="replace" if fmt is None else "surrogateescape",
         )
+        self.container: ContainerDecoder | None = None
+        if fmt is not None:
+            self.container = ContainerDecoder(
+                fmt,
+                offset,
+                limits.max_line_bytes,
+                runtime.config.container.partial_flush_seconds,
+            )
         ml = runtime.config.multiline
         self.multiline = Multiline(ml) if ml is not None else None
         self.acks = FileAcks(offset, window, on_shipped, on_failure)
@@ -93,14 +108,42 @@ class TrackedFile:
 
     @property
     def has_pending(self) -> bool:
-        """Bytes read but not yet shipped (partial line or open multiline event)."""
+        """Bytes read but not yet shipped (partial line, open container partial group or
+        multiline event)."""
         if self.framer.buf or self.framer.discard_from is not None:
             return True
+        if self.container is not None and self.container.pending:
+            return True
         return self.multiline is not None and bool(self.multiline.lines)
+
+    def events(self, lines: list[Line], now: float) -> list[Event]:
+        """Framed lines -> what is shipped: container lines decoded and joined, multiline."""
+        if self.container is None:
+            return self.multiline.feed(lines, now) if self.multiline is not None else lines
+        decoded = self.container.feed(lines, now)
+        if self.multiline is None:
+            return list(decoded)
+        return multiline_by_stream(self.multiline, decoded, now)
+
+    def flush_events(self, lines: list[Line], now: float, force: bool) -> list[Event]:
+        """What time (or `force`) closes, after `lines` (the framer's flushed partial line)."""
+        container, multiline = self.container, self.multiline
+        if container is None:
+            if multiline is None:
+                return list(lines)
+            return multiline.feed(lines, now) + multiline.flush(now, force)
+        decoded: list[Event] = []
+        decoded += container.feed(lines, now)
+        decoded += container.flush(now, self.framer.pending_start, force)
+        if multiline is None:
+            return decoded
+        return multiline_by_stream(multiline, decoded, now) + multiline.flush(now, force)
 
     def rewind(self, offset: int) -> None:
         """Read again from `offset` (an event boundary at or after the committed offset)."""
         self.framer.reset(offset)
+        if self.container is not None:
+            self.container.reset(offset)
         if self.multiline is not None:
             self.multiline.reset()
 

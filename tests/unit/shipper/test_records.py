@@ -174,7 +174,7 @@ def test_fit_cuts_the_message_until_the_record_fits_and_flags_it() -> None:
     config = InputConfig(paths=["/x"], service="s")
     encoder = RecordBuilder(config, "h", "service.name").for_file("/p", "i")
     text = "\x01" * 5000 + "tail"
-    (value, _key, headers), dropped = encoder.fit(10, text, ("split",), TS, 4096)
+    (value, _key, headers), dropped = encoder.fit((10, 5010, text, ("split",)), TS, 4096)
     record = decode(value, headers)
     assert len(value) <= 4096
     assert record["log"]["flags"] == ["split", "truncated"]

@@ -1,0 +1,182 @@
+"""Container inputs through the shipper loop (fake Kafka, fake clock): records, checkpoints."""
+
+from __future__ import annotations
+
+import logging
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from container_writers import containerd, docker, go_rfc3339nano
+from shipper_fakes import Clock, FakeSink, config
+
+from kafka_logging.handler.ecs import EcsFormatter
+from kafka_logging.wire.record import line_event_id
+from shipper.daemon import Shipper
+
+MOMENT = datetime(2026, 12, 2, 10, 0, 20, tzinfo=UTC)
+STAMP = go_rfc3339nano(MOMENT, 123_456_789)
+UID = "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"
+CID = "ab" * 32
+
+
+def pod_dir(root: Path, namespace: str = "shop", pod: str = "web-5d9c-x2x7q") -> Path:
+    path = root / "pods" / f"{namespace}_{pod}_{UID}" / "app"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def run(tmp_path: Path, inputs: list[dict[str, Any]], rounds: int = 10) -> tuple[Shipper, FakeSink]:
+    sink = FakeSink()
+    sink.auto = True
+    clock = Clock()
+    shipper = Shipper(config(tmp_path, inputs=inputs), sink=sink, clock=clock)
+    shipper.start()
+    for _ in range(rounds):
+        clock.advance(0.2)
+        shipper.tick()
+    return shipper, sink
+
+
+def ecs_line(message: str, **extra: Any) -> bytes:
+    formatter = EcsFormatter(service_name="checkout")
+    record = logging.LogRecord("shop.orders", logging.INFO, "orders.py", 7, message, None, None)
+    record.__dict__.update(extra)
+    return formatter.format(record).encode()
+
+
+def test_a_cri_pod_file_ships_app_json_with_kubernetes_fields(tmp_path: Path) -> None:
+    """An app's ECS JSON on stdout, through containerd's envelope, lands as the app's record
+    (message, log.level, its own @timestamp) with the shipper's event.id from the line's byte
+    offset, the stream, and the pod's metadata from the path; service.name from the rule."""
+    directory = pod_dir(tmp_path)
+    line = ecs_line("order placed", order_id=42)
+    data = containerd("stdout", line, STAMP)
+    (directory / "0.log").write_bytes(data)
+    inputs = [
+        {
+            "paths": [str(tmp_path / "pods" / "**" / "*.log")],
+            "service": "{namespace}-{container}",
+            "format": "auto",
+            "parser": {"type": "json"},
+        }
+    ]
+    shipper, sink = run(tmp_path, inputs)
+    [record] = sink.delivered
+    identity = next(iter(shipper.files.values())).identity
+    assert record["message"] == "order placed"
+    assert record["log"]["level"] == "info"
+    assert record["order_id"] == 42
+    assert record["event"]["id"] == line_event_id("unit-host", identity, 0)
+    assert record["log"]["offset"] == 0
+    assert record["stream"] == "stdout"
+    assert record["service"]["name"] == "shop-app"
+    assert record["event"]["dataset"] == "shop-app.log"
+    assert record["kubernetes"] == {
+        "namespace": "shop",
+        "pod": {"name": "web-5d9c-x2x7q", "uid": UID},
+        "container": {"name": "app", "restart_count": 0},
+    }
+    assert record["@timestamp"] != "2026-12-02T10:00:20.123456Z"  # the app's own time wins
+
+
+def test_runtime_time_is_the_timestamp_of_plain_text(tmp_path: Path) -> None:
+    """Without a timestamp of the app's own, @timestamp is the runtime's time."""
+    (pod_dir(tmp_path) / "0.log").write_bytes(containerd("stderr", b"plain words", STAMP))
+    inputs = [{"paths": [str(tmp_path / "pods" / "**" / "*.log")], "service": "s", "format": "cri"}]
+    _shipper, sink = run(tmp_path, inputs)
+    [record] = sink.delivered
+    assert record["@timestamp"] == "2026-12-02T10:00:20.123456Z"
+    assert (record["message"], record["stream"]) == ("plain words", "stderr")
+
+
+TRACEBACK = [
+    b"ERROR:root:failed",
+    b"Traceback (most recent call last):",
+    b'  File "app.py", line 3, in <module>',
+    b"ValueError: bad",
+]
+
+
+def multiline_inputs(tmp_path: Path) -> list[dict[str, Any]]:
+    return [
+        {
+            "paths": [str(tmp_path / "pods" / "**" / "*.log")],
+            "service": "s",
+            "format": "cri",
+            "multiline": {"preset": "python", "flush_timeout_seconds": 1},
+        }
+    ]
+
+
+def test_a_traceback_on_stderr_is_one_event(tmp_path: Path) -> None:
+    """Multiline runs on the decoded lines: the runtime's prefixes do not break it."""
+    data = b"".join(containerd("stderr", line, STAMP) for line in TRACEBACK)
+    data += containerd("stderr", b"INFO:root:next", STAMP)
+    (pod_dir(tmp_path) / "0.log").write_bytes(data)
+    _shipper, sink = run(tmp_path, multiline_inputs(tmp_path), rounds=20)
+    assert [r["message"] for r in sink.delivered] == [
+        b"\n".join(TRACEBACK).decode(),
+        "INFO:root:next",
+    ]
+    assert sink.delivered[0]["log"]["flags"] == ["multiline"]
+
+
+def test_a_line_of_the_other_stream_ends_a_multiline_event(tmp_path: Path) -> None:
+    """Lines of stdout and stderr are never joined: a stdout line written in the middle of a
+    stderr traceback ends the event there; every line still ships once."""
+    data = b"".join(containerd("stderr", line, STAMP) for line in TRACEBACK[:2])
+    data += containerd("stdout", b"meanwhile", STAMP)
+    data += b"".join(containerd("stderr", line, STAMP) for line in TRACEBACK[2:])
+    (pod_dir(tmp_path) / "0.log").write_bytes(data)
+    _shipper, sink = run(tmp_path, multiline_inputs(tmp_path), rounds=20)
+    shipped = [(r["stream"], r["message"]) for r in sink.delivered]
+    assert shipped[:2] == [
+        ("stderr", b"\n".join(TRACEBACK[:2]).decode()),
+        ("stdout", "meanwhile"),
+    ]
+    rest = "\n".join(m for _s, m in shipped[2:])
+    assert rest == b"\n".join(TRACEBACK[2:]).decode()
+
+
+def test_the_checkpoint_never_lands_inside_an_open_partial_group(tmp_path: Path) -> None:
+    """stdout's P piece is open while a stderr line completes and is acknowledged: the
+    checkpoint stays at the P piece's first byte; a restart then ships the stdout line whole
+    and the stderr line again with the same event.id."""
+    directory = pod_dir(tmp_path)
+    path = directory / "0.log"
+    head = b"%s stdout P first half \n" % STAMP.encode() + b"%s stderr F oops\n" % STAMP.encode()
+    path.write_bytes(head)
+    inputs = [{"paths": [str(tmp_path / "pods" / "**" / "*.log")], "service": "s", "format": "cri"}]
+    shipper, sink = run(tmp_path, inputs)
+    assert [r["message"] for r in sink.delivered] == ["oops"]
+    assert shipper.entries()[0].offset == 0
+    shipper.shutdown()
+    with path.open("ab") as f:
+        f.write(b"%s stdout F second half\n" % STAMP.encode())
+    shipper2, sink2 = run(tmp_path, inputs)
+    assert sorted(r["message"] for r in sink2.delivered) == ["first half second half", "oops"]
+    assert {r["event"]["id"] for r in sink2.delivered} >= {sink.delivered[0]["event"]["id"]}
+    assert shipper2.entries()[0].offset == os.path.getsize(path)
+
+
+def test_docker_json_file_gets_the_container_id_from_its_path(tmp_path: Path) -> None:
+    """/var/lib/docker/containers/<id>/<id>-json.log: container.id and runtime docker."""
+    directory = tmp_path / "docker" / "containers" / CID
+    directory.mkdir(parents=True)
+    data = docker("stdout", b"x" * 20_000, STAMP)
+    (directory / f"{CID}-json.log").write_bytes(data)
+    inputs = [
+        {
+            "paths": [str(tmp_path / "docker" / "containers" / "*" / "*-json.log")],
+            "service": "{container}",
+            "format": "auto",
+            "container": {"service_fallback": "docker-app"},
+        }
+    ]
+    _shipper, sink = run(tmp_path, inputs)
+    [record] = sink.delivered
+    assert record["message"] == "x" * 20_000
+    assert record["container"] == {"id": CID, "runtime": "docker"}
+    assert record["service"]["name"] == "docker-app"
