@@ -114,7 +114,7 @@ class InputConfig(StrictModel):
     @model_validator(mode="after")
     def _container_settings(self) -> InputConfig:
         if self.format == "plain":
-            if "container" in self.model_fields_set:
+            if self.container != ContainerConfig():
                 raise ValueError("container settings need format cri, docker or auto")
         else:  # service and dataset may name path parts: ValueError naming an unknown {name}
             placeholders(self.service)

@@ -201,3 +201,17 @@ def test_any_lines_round_trip_through_every_runtime_format(
         assert out[0][0] == 0
         assert [x[0] for x in out[1:]] == [x[1] for x in out[:-1]]
         assert out[-1][1] == len(data)
+
+
+def test_container_settings_need_a_container_format() -> None:
+    """Settings that only mean something for container formats are rejected on plain inputs
+    (their defaults, as a config dump writes them, are fine)."""
+    from pydantic import ValidationError
+
+    from shipper.config import InputConfig
+
+    assert InputConfig(paths=["/x"], service="s", container={}).format == "plain"
+    with pytest.raises(ValidationError, match="container settings need format"):
+        InputConfig(paths=["/x"], service="s", container={"partial_flush_seconds": 1})
+    with pytest.raises(ValidationError, match="unknown name"):
+        InputConfig(paths=["/x"], service="{node}", format="cri")
