@@ -31,6 +31,9 @@ class ParserConfig(StrictModel):
     pattern: str | None = None
     timestamp_field: str | None = None
     timestamp_format: str | None = None  # strptime format; None = ISO 8601
+    # Keep the parsed timestamp field beside @timestamp (by default it becomes @timestamp and
+    # is not kept as a second copy; an unreadable one always stays, flagged).
+    keep_timestamp_field: bool = False
 
     @model_validator(mode="after")
     def _pattern_for_regex(self) -> ParserConfig:

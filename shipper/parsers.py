@@ -99,8 +99,27 @@ def _get_path(fields: Fields, path: str) -> Any:
     return None
 
 
-def _with_timestamp(parse: Parser, field: str, fmt: str | None) -> Parser:
+def _pop_path(fields: Fields, path: str) -> None:
+    """Remove the field at dotted `path`, and the objects it leaves empty."""
+    parts = path.split(".")
+    chain: list[Fields] = [fields]
+    for part in parts[:-1]:
+        nxt = chain[-1].get(part)
+        if not isinstance(nxt, dict):
+            return
+        chain.append(nxt)
+    chain[-1].pop(parts[-1], None)
+    for depth in range(len(parts) - 1, 0, -1):
+        if chain[depth]:
+            return
+        del chain[depth - 1][parts[depth - 1]]
+
+
+def _with_timestamp(parse: Parser, field: str, fmt: str | None, keep: bool = False) -> Parser:
+    """`parse`, then the value of `field` becomes @timestamp (ISO 8601 UTC); the field itself
+    is removed unless `keep` (an unreadable value stays, flagged timestamp_parse_error)."""
     normalise = timestamp_normaliser(fmt)
+    drop = not keep and field != "@timestamp"
 
     def parse_with_timestamp(text: str) -> tuple[Fields | None, tuple[str, ...]]:
         fields, flags = parse(text)
@@ -114,6 +133,8 @@ def _with_timestamp(parse: Parser, field: str, fmt: str | None) -> Parser:
             if field == "@timestamp":
                 del fields["@timestamp"]
             return fields, (*flags, "timestamp_parse_error")
+        if drop:
+            _pop_path(fields, field)
         fields["@timestamp"] = stamp
         return fields, flags
 
@@ -160,4 +181,4 @@ def build_parser(config: ParserConfig) -> Parser:
         return parser
     if config.type == "regex":
         field = field.replace("__", ".")
-    return _with_timestamp(parser, field, config.timestamp_format)
+    return _with_timestamp(parser, field, config.timestamp_format, config.keep_timestamp_field)

@@ -59,7 +59,6 @@ def test_regex_named_groups_become_nested_fields() -> None:
     fields, flags = parse("2026-01-02 03:04:05,123 WARN disk low")
     assert flags == ()
     assert fields == {
-        "ts": "2026-01-02 03:04:05,123",
         "log": {"level": "WARN"},
         "message": "disk low",
         "@timestamp": "2026-01-02T03:04:05.123000Z",
@@ -77,3 +76,45 @@ def test_regex_without_a_match_is_flagged() -> None:
 def test_nest_merges_dotted_and_nested_forms() -> None:
     """{"a.b": 1, "a": {"c": 2}} -> {"a": {"b": 1, "c": 2}}."""
     assert nest({"a.b": 1, "a": {"c": 2}}) == {"a": {"b": 1, "c": 2}}
+
+
+def _ts_regex(**options: object) -> ParserConfig:
+    return ParserConfig(
+        type="regex",
+        pattern=r"^(?P<event__time>\S+ \S+) (?P<message>.*)$",
+        timestamp_field="event__time",
+        timestamp_format="%Y-%m-%d %H:%M:%S,%f",
+        **options,  # type: ignore[arg-type]
+    )
+
+
+def test_the_timestamp_group_becomes_timestamp_and_is_not_kept_twice() -> None:
+    """The group named by timestamp_field becomes @timestamp and leaves no second copy (nor
+    an empty parent object) behind: no stray `ts` beside @timestamp (issue 16, item 5)."""
+    fields, flags = build_parser(_ts_regex())("2026-01-02 03:04:05,123 disk low")
+    assert flags == ()
+    assert fields == {"message": "disk low", "@timestamp": "2026-01-02T03:04:05.123000Z"}
+
+
+def test_keep_timestamp_field_keeps_the_parsed_copy() -> None:
+    """parser.keep_timestamp_field: true keeps the original text beside @timestamp."""
+    fields, _ = build_parser(_ts_regex(keep_timestamp_field=True))("2026-01-02 03:04:05,1 x")
+    assert fields is not None
+    assert fields["event"] == {"time": "2026-01-02 03:04:05,1"}
+    assert fields["@timestamp"] == "2026-01-02T03:04:05.100000Z"
+
+
+def test_an_unreadable_timestamp_field_stays_and_is_flagged() -> None:
+    """A value that is not a time is not lost: the field stays, flagged."""
+    fields, flags = build_parser(_ts_regex())("yesterday noon disk low")
+    assert flags == ("timestamp_parse_error",)
+    assert fields is not None
+    assert fields["event"] == {"time": "yesterday noon"}
+
+
+def test_a_json_timestamp_field_is_moved_too() -> None:
+    """json with timestamp_field: time -> @timestamp, `time` not kept."""
+    parse = build_parser(ParserConfig(type="json", timestamp_field="time"))
+    fields, flags = parse('{"time": "2026-01-02T03:04:05Z", "message": "m", "a": 1}')
+    assert flags == ()
+    assert fields == {"@timestamp": "2026-01-02T03:04:05.000000Z", "message": "m", "a": 1}
