@@ -8,14 +8,35 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
 from kafka_logging import config as shared
-from kafka_logging.config import ElasticsearchSettings, KafkaSettings, StrictModel
+from kafka_logging.config import (
+    ElasticsearchSettings,
+    KafkaSettings,
+    LibrdkafkaSettings,
+    StrictModel,
+    deprecated,
+)
 
 MiB = 1024 * 1024
+
+# The indexer's consumer settings unless kafka.consumer (or kafka.librdkafka) says otherwise.
+CONSUMER_DEFAULTS: LibrdkafkaSettings = {
+    # A SIGKILLed worker keeps its partitions until the group's session times out; Kafka's
+    # 45 s default showed as a 45 s indexing stall in the chaos run. The loop keeps polling
+    # even while Elasticsearch is down, so a short session is safe.
+    "session.timeout.ms": 10_000,
+    "heartbeat.interval.ms": 3_000,
+    # librdkafka's prefetch (per partition) and fetch size count toward RSS: keep them bounded.
+    "queued.max.messages.kbytes": 8192,
+    "fetch.max.bytes": 16 * MiB,
+    "fetch.wait.max.ms": 100,
+}
+# The dead-letter producer's, unless kafka.producer says otherwise.
+PRODUCER_DEFAULTS: LibrdkafkaSettings = {"linger.ms": 5, "compression.type": "lz4"}
 
 # librdkafka settings acknowledgement-driven committing depends on: not the operator's to change.
 OWNED_CONSUMER_KEYS = frozenset(
@@ -27,6 +48,14 @@ OWNED_CONSUMER_KEYS = frozenset(
         "auto.offset.reset",
     }
 )
+
+
+class IndexerKafkaSettings(KafkaSettings):
+    """`kafka`: the shared connection settings; `consumer` and `producer` start from the
+    indexer's defaults (keys left out keep them)."""
+
+    consumer: LibrdkafkaSettings = Field(default_factory=lambda: dict(CONSUMER_DEFAULTS))
+    producer: LibrdkafkaSettings = Field(default_factory=lambda: dict(PRODUCER_DEFAULTS))
 
 
 class ConsumerSettings(StrictModel):
@@ -108,8 +137,16 @@ class DlqSettings(StrictModel):
     are their offsets committed."""
 
     topic: str = Field(default="application-logs.dlq", min_length=1)
-    # Extra librdkafka producer settings for the dead-letter producer only.
-    librdkafka: dict[str, str | int | float | bool] = Field(default_factory=dict)
+    # Deprecated: the dead-letter producer's settings are kafka.producer now (these still
+    # apply, over kafka.producer).
+    librdkafka: LibrdkafkaSettings = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _old_passthrough(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("librdkafka"):
+            deprecated("dlq.librdkafka is now kafka.producer (dlq.librdkafka still applies)")
+        return data
 
 
 class SchemaRegistrySettings(StrictModel):
@@ -121,17 +158,30 @@ class SchemaRegistrySettings(StrictModel):
     config: dict[str, str | int | float | bool] = Field(default_factory=dict)
 
 
-class MetricsSettings(StrictModel):
-    """Prometheus `/metrics` and `/health` on one HTTP port (port 0: off)."""
+class MetricsSettings(shared.MetricsSettings):
+    """Prometheus `/metrics` and `/health` on one HTTP port: `enabled`, `host`, `port` as in
+    every daemon (`enabled: false` turns it off, `port: 0` takes any free port)."""
 
-    host: str = "127.0.0.1"
     port: int = Field(default=9466, ge=0, le=65535)
     # Health says "stalled" when nothing could be indexed for this long while work is waiting.
     stall_after: float = Field(default=10.0, gt=0)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _port_zero_meant_off(cls, data: Any) -> Any:
+        # Until this release `port: 0` turned the indexer's endpoint off. Without an explicit
+        # `enabled` it still does, with a warning; `enabled: true, port: 0` takes a free port.
+        if isinstance(data, dict) and data.get("port") == 0 and "enabled" not in data:
+            deprecated(
+                "metrics.port: 0 to turn the endpoint off is now metrics.enabled: false"
+                " (with enabled: true, port 0 takes any free port)"
+            )
+            return {**data, "enabled": False}
+        return data
+
 
 class IndexerConfig(StrictModel):
-    kafka: KafkaSettings = Field(default_factory=KafkaSettings)
+    kafka: IndexerKafkaSettings = Field(default_factory=IndexerKafkaSettings)
     elasticsearch: ElasticsearchSettings = Field(default_factory=ElasticsearchSettings)
     consumer: ConsumerSettings = Field(default_factory=ConsumerSettings)
     batch: BatchSettings = Field(default_factory=BatchSettings)
@@ -146,12 +196,16 @@ class IndexerConfig(StrictModel):
 
     @model_validator(mode="after")
     def _no_commit_overrides(self) -> IndexerConfig:
-        owned = sorted(OWNED_CONSUMER_KEYS & set(self.kafka.librdkafka))
-        if owned:
-            raise ValueError(
-                f"kafka.librdkafka must not set {', '.join(owned)}: the indexer sets them itself"
-                " (offsets are committed only after acknowledgement; use consumer.* options)"
-            )
+        for name, passed in (
+            ("librdkafka", self.kafka.librdkafka),
+            ("consumer", self.kafka.consumer),
+        ):
+            owned = sorted(OWNED_CONSUMER_KEYS & set(passed))
+            if owned:
+                raise ValueError(
+                    f"kafka.{name} must not set {', '.join(owned)}: the indexer sets them itself"
+                    " (offsets are committed only after acknowledgement; use consumer.* options)"
+                )
         return self
 
 

@@ -43,19 +43,6 @@ log = logging.getLogger(__name__)
 
 _PARTITION_EOF = -191  # confluent_kafka.KafkaError._PARTITION_EOF: not an error
 
-# Ours unless the operator's kafka.librdkafka says otherwise.
-CONSUMER_DEFAULTS: dict[str, Any] = {
-    # librdkafka's prefetch (per partition) and fetch size count toward RSS: keep them bounded.
-    "queued.max.messages.kbytes": 8192,
-    "fetch.max.bytes": 16 * 1024 * 1024,
-    "fetch.wait.max.ms": 100,
-    # A SIGKILLed worker keeps its partitions until the group's session times out; Kafka's
-    # 45 s default showed as a 45 s indexing stall in the chaos run. The loop keeps polling
-    # even while Elasticsearch is down, so a short session is safe.
-    "session.timeout.ms": 10_000,
-    "heartbeat.interval.ms": 3_000,
-}
-PRODUCER_DEFAULTS: dict[str, Any] = {"linger.ms": 5, "compression.type": "lz4"}
 # What acknowledgement-driven committing requires: never taken from the operator.
 FORCED_CONSUMER = {
     "enable.auto.commit": False,
@@ -66,8 +53,9 @@ FORCED_PRODUCER = {"enable.idempotence": True, "acks": "all"}
 
 
 def consumer_config(config: IndexerConfig) -> dict[str, Any]:
-    conf = dict(CONSUMER_DEFAULTS)
-    conf.update(config.kafka.client_config())
+    """kafka.consumer's defaults, the shared kafka.librdkafka keys that are not producer-only,
+    kafka.consumer as written, then what committing requires."""
+    conf = config.kafka.consumer_config()
     conf.update(FORCED_CONSUMER)
     conf["group.id"] = config.consumer.group_id
     conf["auto.offset.reset"] = config.consumer.auto_offset_reset
@@ -75,8 +63,10 @@ def consumer_config(config: IndexerConfig) -> dict[str, Any]:
 
 
 def producer_config(config: IndexerConfig) -> dict[str, Any]:
-    conf = dict(PRODUCER_DEFAULTS)
-    conf.update(config.kafka.client_config())
+    """The dead-letter producer's: kafka.producer's defaults, the shared kafka.librdkafka keys
+    that are not consumer-only, kafka.producer as written, the deprecated dlq.librdkafka,
+    then idempotence with acks=all."""
+    conf = config.kafka.producer_config()
     conf.update(config.dlq.librdkafka)
     conf.update(FORCED_PRODUCER)
     return conf
@@ -153,7 +143,7 @@ class Indexer:
             for i in range(self._concurrency)
         ]
         self._server: HealthServer | None = None
-        if config.metrics.port:
+        if config.metrics.enabled:
             self._server = HealthServer(
                 self.metrics, self.health, config.metrics.host, config.metrics.port
             )

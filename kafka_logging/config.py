@@ -5,11 +5,15 @@
   error), so secrets need not be written in the file; `*_file` options read a secret from a file.
 - `KAFKA_LOGGING__SECTION__KEY=value` overrides `section.key` (the value is read as YAML).
 - Each component receives only its own section. Raw librdkafka / Elasticsearch client settings
-  go through one named passthrough (`kafka.librdkafka`, `elasticsearch.client`).
+  go through one named passthrough (`kafka.librdkafka`, `elasticsearch.client`), with
+  `kafka.consumer` / `kafka.producer` for settings of one kind of client only.
+- A renamed or re-meant key keeps working for a while: a validator translates it and logs
+  a deprecation WARNING naming the new form (`deprecated()`).
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 from collections.abc import Mapping
@@ -17,11 +21,13 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
 from kafka_logging.errors import ConfigError
+from kafka_logging.kafka_props import CONSUMER_ONLY, PRODUCER_ONLY
 
 ENV_PREFIX = "KAFKA_LOGGING__"
+log = logging.getLogger(__name__)
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 M = TypeVar("M", bound=BaseModel)
@@ -42,8 +48,21 @@ def _read_secret_file(path: str | None, what: str) -> str | None:
         raise ConfigError(f"{what}: cannot read {path}: {exc.strerror}") from None
 
 
+def deprecated(message: str) -> None:
+    """Tell the operator that a configuration form still works but is going away."""
+    log.warning("deprecated configuration: %s", message)
+
+
+LibrdkafkaSettings = dict[str, str | int | float | bool]
+
+
 class KafkaSettings(StrictModel):
-    """How to reach Kafka. TLS/SASL options map to librdkafka's; `librdkafka` passes the rest."""
+    """How to reach Kafka. TLS/SASL options map to librdkafka's; `librdkafka` passes the rest
+    to every client, `consumer` / `producer` to consumers / producers only.
+
+    A property of `librdkafka` that librdkafka documents as consumer-only (or producer-only)
+    is given to that kind of client only, so no client prints `CONFWARN ... will be ignored`.
+    """
 
     bootstrap_servers: str = "127.0.0.1:9092"
     security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
@@ -55,10 +74,58 @@ class KafkaSettings(StrictModel):
     ssl_certificate_location: str | None = None
     ssl_key_location: str | None = None
     ssl_key_password: SecretStr | None = None
-    librdkafka: dict[str, str | int | float | bool] = Field(default_factory=dict)
+    librdkafka: LibrdkafkaSettings = Field(default_factory=dict)
+    consumer: LibrdkafkaSettings = Field(default_factory=dict)
+    producer: LibrdkafkaSettings = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _each_to_its_client(self) -> KafkaSettings:
+        wrong = [
+            f"consumer.{key} is a producer property (put it under kafka.producer)"
+            for key in sorted(PRODUCER_ONLY & set(self.consumer))
+        ] + [
+            f"producer.{key} is a consumer property (put it under kafka.consumer)"
+            for key in sorted(CONSUMER_ONLY & set(self.producer))
+        ]
+        if wrong:
+            raise ValueError("; ".join(wrong))
+        return self
 
     def client_config(self) -> dict[str, Any]:
-        """The librdkafka configuration these settings describe (secrets included)."""
+        """The connection settings plus every `librdkafka` key (secrets included)."""
+        config = self.connection_config()
+        config.update(self.librdkafka)
+        return config
+
+    def consumer_config(self) -> dict[str, Any]:
+        """What a consumer gets: connection, the default of `consumer`, the shared keys that
+        are not producer-only, then `consumer` as written in the file."""
+        return self._for_client("consumer", PRODUCER_ONLY)
+
+    def producer_config(self) -> dict[str, Any]:
+        """What a producer gets: connection, the default of `producer`, the shared keys that
+        are not consumer-only, then `producer` as written in the file."""
+        return self._for_client("producer", CONSUMER_ONLY)
+
+    def _for_client(self, name: str, foreign: frozenset[str]) -> dict[str, Any]:
+        # A daemon may give `consumer`/`producer` defaults of its own: they rank below the
+        # shared `librdkafka` keys, what the operator wrote in the section ranks above them.
+        config = self.connection_config()
+        config.update(type(self).model_fields[name].get_default(call_default_factory=True))
+        config.update({k: v for k, v in self.librdkafka.items() if k not in foreign})
+        if name in self.model_fields_set:
+            config.update(getattr(self, name))
+        return config
+
+    def admin_config(self) -> dict[str, Any]:
+        """What an admin client gets: connection and the keys of neither kind."""
+        config = self.connection_config()
+        only = CONSUMER_ONLY | PRODUCER_ONLY
+        config.update({k: v for k, v in self.librdkafka.items() if k not in only})
+        return config
+
+    def connection_config(self) -> dict[str, Any]:
+        """bootstrap.servers, security.protocol, SASL and TLS (secrets included)."""
         config: dict[str, Any] = {
             "bootstrap.servers": self.bootstrap_servers,
             "security.protocol": self.security_protocol,
@@ -79,8 +146,16 @@ class KafkaSettings(StrictModel):
             ),
         }
         config.update({k: v for k, v in optional.items() if v is not None})
-        config.update(self.librdkafka)
         return config
+
+
+class MetricsSettings(StrictModel):
+    """The Prometheus endpoint of a daemon: the same keys and meaning in every daemon.
+    `enabled: false` turns it off; `port: 0` takes any free port (logged at start)."""
+
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: int = Field(default=0, ge=0, le=65535)
 
 
 class ElasticsearchSettings(StrictModel):

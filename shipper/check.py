@@ -19,7 +19,7 @@ from shipper.discovery import Discovery
 def check_kafka(config: ShipperConfig, timeout: float = 5.0) -> list[str]:
     errors = ErrorCollector()
     try:
-        admin = AdminClient({**config.kafka.client_config(), **errors.client_config()})
+        admin = AdminClient({**config.kafka.admin_config(), **errors.client_config()})
         metadata = admin.list_topics(timeout=timeout)
     except FatalError as exc:
         return [f"kafka: cannot reach {config.kafka.bootstrap_servers}: {exc}"]

@@ -11,7 +11,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from kafka_logging.config import KafkaSettings, StrictModel, load
+from kafka_logging.config import KafkaSettings, MetricsSettings, StrictModel, load
 from shipper.kubernetes import placeholders
 
 OnCorrupt = Literal["fail", "start-from-end", "start-from-beginning"]
@@ -160,9 +160,9 @@ class CheckpointConfig(StrictModel):
     on_corrupt: OnCorrupt = "fail"
 
 
-class MetricsConfig(StrictModel):
-    enabled: bool = True
-    host: str = "127.0.0.1"
+class MetricsConfig(MetricsSettings):
+    """`enabled`, `host`, `port`: the same keys and meaning as the indexer's metrics."""
+
     port: int = Field(default=9464, ge=0, le=65535)
 
 

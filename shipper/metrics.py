@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable, Iterator
 
 from prometheus_client import CollectorRegistry, Counter, start_http_server
@@ -19,6 +20,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 PREFIX = "kafka_logging_shipper"
+log = logging.getLogger(__name__)
 
 
 class _StateCollector(Collector):
@@ -80,6 +82,7 @@ class Metrics:
         server, _thread = start_http_server(port, addr=host, registry=self.registry)
         bound: int = server.server_address[1]
         self._server = server
+        log.info("metrics on http://%s:%d/metrics", host, bound)
         return bound
 
     def close(self) -> None:

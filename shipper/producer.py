@@ -55,7 +55,7 @@ def producer_config(config: ShipperConfig) -> dict[str, Any]:
         "batch.size": 1_000_000,
         "client.id": "kafka-logging-shipper",
     }
-    settings.update(config.kafka.client_config())
+    settings.update(config.kafka.producer_config())
     settings.update(FORCED)
     return settings
 

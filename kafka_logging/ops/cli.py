@@ -137,7 +137,7 @@ def setup(
             )
         )
         errors = ErrorCollector()
-        admin = AdminClient({**config.kafka.client_config(), **errors.client_config()})
+        admin = AdminClient({**config.kafka.admin_config(), **errors.client_config()})
         matches = topics.ensure_topics(admin, specs, click.echo, timeout, errors)
         with Elasticsearch(**config.elasticsearch.client_kwargs()) as es:
             install_template(es, config.index)

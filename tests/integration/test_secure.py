@@ -234,7 +234,7 @@ def test_whole_pipeline_over_sasl_ssl_and_https(
                     "template_name": f"tpl-{suffix}",
                 },
                 "dlq": {"topic": f"{topic}.dlq"},
-                "metrics": {"port": 0},
+                "metrics": {"enabled": False},
             }
         )
     )
@@ -345,7 +345,7 @@ def test_daemons_with_a_wrong_password_say_so_once_and_keep_running(
     (tmp_path / "a.log").write_text("one line\n")
     configs = {
         "index": {"kafka": kafka, "elasticsearch": {"hosts": [secure.es_url]},
-                  "metrics": {"port": 0}},
+                  "metrics": {"enabled": False}},
         "ship": {"kafka": kafka, "inputs": [{"paths": [str(tmp_path / "*.log")], "service": "s"}],
                  "checkpoint": {"path": str(tmp_path / "cp.json")}, "metrics": {"enabled": False}},
     }  # fmt: skip

@@ -119,7 +119,7 @@ class Setup:
                 "refresh_interval": "1s",
             },
             "dlq": {"topic": self.dlq},
-            "metrics": {"port": 0},
+            "metrics": {"enabled": False},
             "shutdown_timeout": 10,
         }
         for name, values in sections.items():

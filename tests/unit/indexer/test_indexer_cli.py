@@ -37,7 +37,7 @@ def test_unknown_and_invalid_keys_are_all_named(tmp_path: Path) -> None:
 def test_librdkafka_refusing_a_setting_is_a_clear_error(tmp_path: Path) -> None:
     """A passthrough key librdkafka does not know is reported, not raised as a traceback."""
     config = tmp_path / "indexer.yaml"
-    config.write_text("kafka:\n  librdkafka:\n    no.such.setting: 1\nmetrics:\n  port: 0\n")
+    config.write_text("kafka:\n  librdkafka:\n    no.such.setting: 1\nmetrics:\n  enabled: false\n")
     code, output = run("--config", str(config))
     assert code != 0
     assert "no.such.setting" in output

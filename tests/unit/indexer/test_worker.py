@@ -176,7 +176,7 @@ def make(
 ) -> Indexer:
     data: dict[str, Any] = {
         "index": {"install_template": False, "pattern": "logs-%Y.%m.%d"},
-        "metrics": {"port": 0},
+        "metrics": {"enabled": False},
         "batch": {"max_wait": 0.01, "max_docs": 100},
         "retry": {"initial_backoff": 0.01, "max_backoff": 0.02},
         "consumer": {"revoke_timeout": 0.3, "commit_interval": 0.05},
