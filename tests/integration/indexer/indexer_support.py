@@ -24,7 +24,7 @@ import pytest
 import yaml
 from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient
-from elasticsearch import Elasticsearch
+from elasticsearch import ApiError, Elasticsearch
 from kafka_support import create_topic, read_topic
 
 from indexer.config import IndexerConfig
@@ -159,11 +159,20 @@ class Setup:
         """The document count once it reached `expected` (or at the timeout)."""
         deadline = time.monotonic() + timeout
         done = threading.Event()
-        count = self.count()
+        count = self._count_or_zero()
         while count < expected and time.monotonic() < deadline:
             done.wait(0.5)
-            count = self.count()
+            count = self._count_or_zero()
         return count
+
+    def _count_or_zero(self) -> int:
+        """count(), or 0 while a just-created index has no active shard yet (a 503)."""
+        try:
+            return self.count()
+        except ApiError as exc:
+            if exc.meta.status != 503:
+                raise
+            return 0
 
 
 @pytest.fixture
