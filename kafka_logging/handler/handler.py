@@ -96,6 +96,7 @@ from pydantic import Field, ValidationError, field_validator
 
 from kafka_logging.config import StrictModel, format_validation_error
 from kafka_logging.errors import ConfigError
+from kafka_logging.handler import setup_check, shutdown
 from kafka_logging.handler.delivery import Worker, WorkerSettings
 from kafka_logging.handler.diag import Diagnostics
 from kafka_logging.handler.ecs import ATTR_MESSAGE, ATTR_SPAN, EcsFormatter, render_message
@@ -289,6 +290,7 @@ class KafkaHandler(logging.Handler):
         self._abandoned: list[Any] = []
         self._fresh_state()
         os.register_at_fork(after_in_child=functools.partial(_after_fork, weakref.ref(self)))
+        shutdown.watch(self)  # SIGTERM and os._exit() paths that skip atexit (shutdown.py)
 
     def _fresh_state(self) -> None:
         self._queue: deque[logging.LogRecord] = deque()
@@ -348,6 +350,7 @@ class KafkaHandler(logging.Handler):
                     worker.start()
                     self._worker = worker
                     self._worker_ident = worker.thread.ident if worker.thread else None
+                    setup_check.run_once()  # says once if the logging setup loses records
         self._wake.set()
 
     def _overflow(self, record: logging.LogRecord, depth: int) -> None:

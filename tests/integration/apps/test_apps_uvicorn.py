@@ -1,0 +1,106 @@
+"""The README's uvicorn recipes, run as written with a FastAPI app: `uvicorn.run(app,
+log_config=...)` and `uvicorn --log-config logging.yaml --workers 2`. Every record arrives
+once, and the lines of uvicorn's graceful stop arrive although uvicorn re-raises SIGTERM."""
+
+from __future__ import annotations
+
+import re
+import signal
+import sys
+from pathlib import Path
+
+import pytest
+from apps_harness import (
+    BIN,
+    README,
+    Ledger,
+    Server,
+    Target,
+    app_source,
+    drive,
+    free_port,
+    handler_said,
+    message,
+    pid,
+    records,
+)
+
+pytestmark = pytest.mark.timeout(300)
+
+SHUTDOWN_LINES = (
+    "Shutting down",
+    "Waiting for application shutdown.",
+    "Application shutdown complete.",
+    "Finished server process",
+    "lifespan stopping",
+)
+STARTED = re.compile(r"Started server process \[(\d+)\]")
+
+
+def check_requests(ledger: Ledger, traffic: object) -> None:
+    ledger.no_duplicate_event_ids()
+    ledger.all_from_service()
+    ledger.once_each(traffic.ok, "handled {}", "myapp")  # type: ignore[attr-defined]
+    ledger.once_each(traffic.boom, "failing {}", "myapp")  # type: ignore[attr-defined]
+    ledger.exceptions_once(traffic.boom)  # type: ignore[attr-defined]
+    ledger.once_each(traffic.all, "m={}", "uvicorn.access")  # type: ignore[attr-defined]
+
+
+def shutdown_done(processes: int) -> object:
+    def done(got: list[dict[str, object]]) -> bool:
+        texts = [message(r) for r in got]
+        return all(sum(line in t for t in texts) >= processes for line in SHUTDOWN_LINES)
+
+    return done
+
+
+def test_uvicorn_run_recipe_ships_every_record_once(kafka_bootstrap: str, tmp_path: Path) -> None:
+    """main.py from the README under SIGTERM: requests, exceptions (logged on uvicorn.error),
+    access lines once; lifespan shutdown and uvicorn's final lines present; the process still
+    dies by SIGTERM."""
+    target = Target.new(kafka_bootstrap, "uvicorn-run")
+    (tmp_path / "main.py").write_text(target.recipe("uvicorn"))
+    (tmp_path / "myapp.py").write_text(app_source("apps_fastapi.py"))
+    port = free_port()
+    server = Server([sys.executable, "main.py"], tmp_path, port)
+    try:
+        server.wait_ready()
+        traffic = drive(server.base)
+        code = server.stop()
+    finally:
+        server.kill()
+    assert code == -signal.SIGTERM, server.output()
+
+    ledger = Ledger(records(target, shutdown_done(1)), target.service, server.output())  # type: ignore[arg-type]
+    check_requests(ledger, traffic)
+    for line in SHUTDOWN_LINES:
+        assert len(ledger.with_text(line)) == 1, line
+    assert handler_said(server.output()) == []
+
+
+def test_uvicorn_yaml_recipe_with_two_workers(kafka_bootstrap: str, tmp_path: Path) -> None:
+    """`uvicorn myapp:app --log-config logging.yaml --workers 2` from the README: every
+    record once, and each worker process's startup and graceful-stop lines."""
+    command = "uvicorn myapp:app --log-config logging.yaml --workers 2"
+    assert command in README.read_text()
+    target = Target.new(kafka_bootstrap, "uvicorn-yaml")
+    (tmp_path / "logging.yaml").write_text(target.recipe("uvicorn-yaml"))
+    (tmp_path / "myapp.py").write_text(app_source("apps_fastapi.py"))
+    port = free_port()
+    argv = [str(BIN / "uvicorn"), *command.split()[1:], "--host", "127.0.0.1", "--port", str(port)]
+    server = Server(argv, tmp_path, port)
+    try:
+        server.wait_ready()
+        traffic = drive(server.base)
+        code = server.stop()
+    finally:
+        server.kill()
+    assert code == 0, server.output()
+
+    ledger = Ledger(records(target, shutdown_done(2)), target.service, server.output())  # type: ignore[arg-type]
+    check_requests(ledger, traffic)
+    workers = {int(m.group(1)) for r in ledger.got if (m := STARTED.search(message(r)))}
+    assert len(workers) == 2, workers
+    for line in SHUTDOWN_LINES:
+        assert sorted(pid(r) for r in ledger.with_text(line)) == sorted(workers), line
+    assert handler_said(server.output()) == []
