@@ -95,6 +95,13 @@ def _print(report: dict[str, Any]) -> None:
         "throughput_records_per_s",
     ):
         click.echo(f"  {key:28} {report[key]}")
+    for key in ("lost_records", "duplicated_records"):
+        for item in report.get(key, []):
+            first, last = item["seq"]
+            copies = f" x{item['copies']}" if "copies" in item else ""
+            click.echo(
+                f"  {key[:-8]:10} {item['generator']} seq {first}..{last}{copies} ({item['path']})"
+            )
     click.echo("  timeline (s: written / indexed / lag):")
     for point in report["timeline"]:
         lag = "ES down" if point["lag"] is None else point["lag"]

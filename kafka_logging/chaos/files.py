@@ -36,6 +36,10 @@ class FileWriter:
         self._thread = threading.Thread(target=self._run, name="chaos-files", daemon=True)
         self._rng = random.Random(self.seed)  # noqa: S311 - a reproducible schedule
 
+    def names(self) -> dict[str, str]:
+        """generator -> the file it writes."""
+        return {f"file-{i}": f"service-{i}.log" for i in range(self.files)}
+
     def start(self) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
         self._thread.start()

@@ -20,6 +20,7 @@ from typing import Any
 
 import yaml
 
+from kafka_logging.chaos import verdict
 from kafka_logging.chaos.files import SHIPPER_PATTERN, FileWriter
 from kafka_logging.chaos.plan import Fault, schedule
 from kafka_logging.stack import manager
@@ -241,6 +242,12 @@ class Run:
             es.close_point_in_time(id=pit)
         return seen
 
+    def _indexed_or_none(self) -> Counter[tuple[str, int]] | None:
+        try:
+            return self.indexed()
+        except Exception:  # noqa: BLE001 - Elasticsearch may still be restarting
+            return None
+
     def dead_lettered(self) -> int:
         from confluent_kafka import Consumer, TopicPartition  # noqa: PLC0415
 
@@ -302,14 +309,16 @@ class Run:
         truth = self.truth()
         expected = sum(truth.values())
         self._note(f"{expected} records written; draining")
-        deadline = time.monotonic() + o.drain_timeout
-        while time.monotonic() < deadline and self.indexed_count() < expected:
-            clock.wait(3.0)
+        _, waited = verdict.drain(truth, self._indexed_or_none, self.indexed_count, o.drain_timeout)
+        self._note(f"drained in {waited:.0f}s (every ground-truth record seen, or the deadline)")
         stop_sampling.set()
         exits = {name: self.terminate(name) for name in ("shipper", "indexer-1", "indexer-2")}
         seen = self.indexed()
-        lost = sum(n - sum(1 for s in range(n) if (g, s) in seen) for g, n in truth.items())
-        duplicated = sum(c - 1 for c in seen.values() if c > 1)
+        names = self.files.names()
+        lost_runs = verdict.lost(truth, seen, names)
+        dup_runs = verdict.duplicated(seen, names)
+        lost = sum(f.last - f.first + 1 for f in lost_runs)
+        duplicated = sum((f.last - f.first + 1) * (f.copies - 1) for f in dup_runs)
         extra = sum(1 for (g, s) in seen if s >= truth.get(g, 0))
         elapsed = self.timeline[-1][0] if self.timeline else 0.0
         return {
@@ -320,6 +329,9 @@ class Run:
             "indexed_documents": sum(seen.values()),
             "lost": lost,
             "duplicated": duplicated,
+            "lost_records": [f.as_dict() for f in lost_runs],
+            "duplicated_records": [f.as_dict() for f in dup_runs],
+            "drain_s": round(waited, 1),
             "dead_lettered": self.dead_lettered(),
             "unconfirmed_but_indexed": extra,
             "generators": len(truth),
