@@ -1,6 +1,11 @@
 """The checkpoint file: per file identity, the first byte not yet acknowledged by Kafka.
 
-Format (JSON): {"format": FORMAT, "version": 1, "checksum": "blake2b:<hex>", "body": {...}}.
+Format (JSON): {"format": FORMAT, "version": 2, "checksum": "blake2b:<hex>", "body": {...}}.
+The body holds `files` (the tracked files), `forgotten` (generations fully shipped and no
+longer tracked, kept while their file may still be found: a rotated name the globs match, or a
+rotated sibling, is then recognised instead of shipped again) and `scanned_at` (wall time at
+the start of the last scan whose discoveries the body holds: a rotated sibling written after
+it may be a file the shipper never saw). Version 1 (files only) is read as well.
 The checksum covers the canonical (sorted-key) encoding of the body, so a torn or edited file
 is detected instead of silently re-reading everything (beats#25135, vector#20753). Writes are
 atomic: temp file in the same directory, fsync, rename, fsync of the directory.
@@ -15,7 +20,7 @@ import contextlib
 import hashlib
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +29,8 @@ import orjson
 from kafka_logging.errors import FatalError
 
 FORMAT = "kafka-logging-shipper-checkpoint"
-VERSION = 1
+VERSION = 2
+READABLE = (1, 2)
 
 
 class CorruptCheckpointError(FatalError):
@@ -74,21 +80,44 @@ def _checksum(body: dict[str, Any]) -> str:
     return "blake2b:" + hashlib.blake2b(canonical, digest_size=32).hexdigest()
 
 
-def encode(entries: list[Entry]) -> bytes:
-    body = {"written_at": int(time.time()), "files": [e.to_json() for e in entries]}
+@dataclass(slots=True)
+class State:
+    """What a checkpoint holds."""
+
+    files: list[Entry]
+    forgotten: list[Entry] = field(default_factory=list)
+    scanned_at: float | None = None  # None: unknown (version 1)
+    written_at: float = 0.0
+
+
+def encode(
+    entries: list[Entry], forgotten: list[Entry] | None = None, scanned_at: float | None = None
+) -> bytes:
+    body: dict[str, Any] = {
+        "written_at": round(time.time(), 3),
+        "files": [e.to_json() for e in entries],
+        "forgotten": [e.to_json() for e in forgotten or []],
+    }
+    if scanned_at is not None:
+        body["scanned_at"] = round(scanned_at, 3)
     document = {"format": FORMAT, "version": VERSION, "checksum": _checksum(body), "body": body}
     return orjson.dumps(document, option=orjson.OPT_INDENT_2)
 
 
 def decode(data: bytes, source: str) -> list[Entry]:
     """The entries in a checkpoint document. Raises CorruptCheckpointError naming the problem."""
+    return decode_state(data, source).files
+
+
+def decode_state(data: bytes, source: str) -> State:
+    """The whole checkpoint document. Raises CorruptCheckpointError naming the problem."""
     try:
         document = orjson.loads(data)
     except orjson.JSONDecodeError as exc:
         raise CorruptCheckpointError(f"{source}: not valid JSON ({exc})") from None
     if not isinstance(document, dict) or document.get("format") != FORMAT:
         raise CorruptCheckpointError(f"{source}: not a shipper checkpoint file")
-    if document.get("version") != VERSION:
+    if document.get("version") not in READABLE:
         raise CorruptCheckpointError(
             f"{source}: checkpoint version {document.get('version')!r} is not supported "
             f"(this shipper reads version {VERSION})"
@@ -97,10 +126,20 @@ def decode(data: bytes, source: str) -> list[Entry]:
     if not isinstance(body, dict) or document.get("checksum") != _checksum(body):
         raise CorruptCheckpointError(f"{source}: checksum mismatch (the file was damaged)")
     files = body.get("files")
-    if not isinstance(files, list):
-        raise CorruptCheckpointError(f"{source}: body.files is not a list")
+    forgotten = body.get("forgotten", [])
+    if not isinstance(files, list) or not isinstance(forgotten, list):
+        raise CorruptCheckpointError(f"{source}: body.files or body.forgotten is not a list")
+    scanned_at = body.get("scanned_at")
+    written_at = body.get("written_at", 0)
+    if not isinstance(scanned_at, int | float | None) or not isinstance(written_at, int | float):
+        raise CorruptCheckpointError(f"{source}: body.scanned_at or written_at is not a number")
     try:
-        return [Entry.from_json(item) for item in files]
+        return State(
+            [Entry.from_json(item) for item in files],
+            [Entry.from_json(item) for item in forgotten],
+            None if scanned_at is None else float(scanned_at),
+            float(written_at),
+        )
     except TypeError as exc:
         raise CorruptCheckpointError(f"{source}: {exc}") from None
 
@@ -113,13 +152,18 @@ class CheckpointStore:
 
     def load(self) -> list[Entry] | None:
         """The saved entries; None when there is no checkpoint yet (first start)."""
+        state = self.load_state()
+        return None if state is None else state.files
+
+    def load_state(self) -> State | None:
+        """The saved state; None when there is no checkpoint yet (first start)."""
         try:
             data = self.path.read_bytes()
         except FileNotFoundError:
             return None
         except OSError as exc:
             raise FatalError(f"cannot read checkpoint {self.path}: {exc.strerror}") from None
-        return decode(data, str(self.path))
+        return decode_state(data, str(self.path))
 
     def set_aside(self) -> Path:
         """Move a corrupt checkpoint out of the way (kept for inspection); return its new path."""
@@ -127,9 +171,14 @@ class CheckpointStore:
         os.replace(self.path, target)
         return target
 
-    def save(self, entries: list[Entry]) -> None:
+    def save(
+        self,
+        entries: list[Entry],
+        forgotten: list[Entry] | None = None,
+        scanned_at: float | None = None,
+    ) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        data = encode(entries)
+        data = encode(entries, forgotten, scanned_at)
         tmp = self.path.with_name(f".{self.path.name}.tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         try:

@@ -10,9 +10,21 @@ Policies (documented in deploy/shipper.yaml):
   first); it is closed and forgotten once drained, acknowledged and idle for idle_close_seconds.
 - rotation while stopped: a checkpointed file not at its old path is looked for, by device +
   inode + head fingerprint, in its old directory and drained first.
-- copytruncate: when a file shrinks, a copy in the same directory whose head matches it and
-  which holds at least what we had read is adopted as the continuation of the same identity
-  (same event ids, nothing re-sent); the truncated file starts a new generation at byte 0.
+- files never seen: a new identity is in the checkpoint before any of its records is
+  produced, and a graceful stop scans once more before the final checkpoint. At every scan
+  (and at start, from the checkpoint's `scanned_at`), rotated siblings of a watched file
+  (`app.log.1`, `app.log-20261207`, `0.log.<time>`, even when excluded from discovery)
+  modified since the previous scan began and not tracked are shipped from their start, oldest
+  first (a file created and rotated away between two scans or while stopped). Drained
+  generations are remembered (checkpoint `forgotten`) while their file exists, so they are not
+  taken for new files. Compressed rotations are not read: unread bytes in one are counted
+  (compressed_unread).
+- copytruncate: when a file shrinks, a file at a rotated name of it in the same directory
+  holding the same generation (its first bytes equal the head; it may be shorter than what we
+  read) is adopted as the continuation of the same identity (same event ids, nothing re-sent);
+  the truncated file starts a new generation at byte 0. A file at a rotated name holding a
+  tracked or drained generation is a copy: never shipped as a new file (counted in
+  copies_skipped), whatever the timing of restarts.
   Guarantee: every line written before the copy is shipped, provided the copy stays in the
   same directory uncompressed until drained (logrotate `delaycompress`, no `olddir`). Lines
   written between logrotate's copy and its truncate are lost by copytruncate itself.
@@ -25,11 +37,13 @@ Policies (documented in deploy/shipper.yaml):
 
 from __future__ import annotations
 
+import gzip
 import logging
 import os
 import socket
 import threading
 import time
+import zlib
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -38,8 +52,17 @@ from kafka_logging.errors import FatalError, RetryableError
 from shipper.acks import Batch, Window
 from shipper.checkpoint import CheckpointStore, CorruptCheckpointError, Entry
 from shipper.config import OnCorrupt, ShipperConfig, input_names
-from shipper.discovery import Discovery, Found
-from shipper.identity import FileKey, Head, head_matches, key_of, new_identity, read_head
+from shipper.discovery import Discovery, Found, compressed, live_names
+from shipper.identity import (
+    FileKey,
+    Head,
+    head_hash,
+    head_matches,
+    key_of,
+    new_identity,
+    read_head,
+    same_generation,
+)
 from shipper.metrics import Metrics
 from shipper.producer import KafkaSink, Progress, produce_all
 from shipper.producer_pool import WorkerFailure, WorkerPool
@@ -48,9 +71,42 @@ from shipper.tailer import InputRuntime, TrackedFile, open_file
 
 log = logging.getLogger(__name__)
 
+# A rotated sibling modified less than this before the last scan may still be one the shipper
+# never saw (file timestamps come from a coarse kernel clock).
+MTIME_MARGIN_SECONDS = 2.0
+MAX_FORGOTTEN = 10_000  # generations remembered after they were drained (oldest dropped first)
+PRUNE_FORGOTTEN_SECONDS = 60.0  # forget them once their file is gone; checked this often
+
 
 def _now_iso(wall: float) -> str:
     return datetime.fromtimestamp(wall, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _family(name: str) -> set[str]:
+    """A file name and the live names it could be a rotation of."""
+    return {name, *live_names(name)}
+
+
+def _related(path: str, directory: str, family: set[str]) -> bool:
+    """`path` is in `directory` and shares a live name with `family`."""
+    where, name = os.path.split(path)
+    return where == directory and not family.isdisjoint(_family(name))
+
+
+def _gzip_head(path: str, limit: int) -> tuple[Head | None, int | None]:
+    """The uncompressed head and size (mod 2**32, from the trailer) of a gzip file; (None,
+    None) for other formats or a file being written."""
+    if not path.endswith(".gz"):
+        return None, None
+    try:
+        with gzip.open(path, "rb") as f:
+            data = f.read(limit)
+        with open(path, "rb") as raw:
+            raw.seek(-4, os.SEEK_END)
+            size = int.from_bytes(raw.read(4), "little")
+    except (OSError, EOFError, zlib.error):
+        return None, None
+    return Head(len(data), head_hash(data), data), size
 
 
 def _line_start_before(fd: int, size: int) -> int:
@@ -97,12 +153,24 @@ class Shipper:
         self.files: dict[FileKey, TrackedFile] = {}
         self.order: list[TrackedFile] = []
         self.open_files = 0
-        self.deferred: dict[FileKey, float] = {}
         self.forced_start: str | None = None
         self.pending: dict[FileKey, Entry] = {}
+        self.forgotten: dict[FileKey, Entry] = {}  # drained generations (see checkpoint.py)
         self.first_run = False
+        # Rotated siblings modified after this wall time may be files never seen (None: none
+        # can be known, e.g. the very first start); the start of the previous scan.
+        self.since: float | None = None
+        self.scanned_at: float | None = None
+        self._dirty = False  # an identity not yet in the checkpoint: save before reading
+        self._skipped_copies: set[FileKey] = set()
+        self._compressed_seen: set[FileKey] = set()
+        self._next_prune = 0.0
+        self._gone: dict[FileKey, Entry] = {}  # checkpointed at start, not found (first scan)
         self._load_checkpoint(on_corrupt or config.checkpoint.on_corrupt)
         self._saved: list[Entry] | None = None
+        self._forgotten_changed = False
+        self._started = False
+        self._debug = log.isEnabledFor(logging.DEBUG)  # per-batch lines only when asked
         self.pool: WorkerPool | None = None
         if sink is not None:
             self.sink = sink
@@ -126,7 +194,7 @@ class Shipper:
 
     def _load_checkpoint(self, policy: OnCorrupt) -> None:
         try:
-            entries = self.store.load()
+            state = self.store.load_state()
         except CorruptCheckpointError as exc:
             if policy == "fail":
                 raise FatalError(
@@ -139,19 +207,30 @@ class Shipper:
             moved = self.store.set_aside()
             log.warning("%s; moved it to %s and starting %s", exc, moved, policy)
             self.forced_start = "end" if policy == "start-from-end" else "beginning"
-            entries = []
-        self.first_run = entries is None
-        self.pending = {(e.dev, e.ino): e for e in entries or []}
+            return
+        self.first_run = state is None
+        if state is None:
+            return
+        self.pending = {(e.dev, e.ino): e for e in state.files}
+        self.forgotten = {(e.dev, e.ino): e for e in state.forgotten}
+        if state.scanned_at is not None:
+            self.since = state.scanned_at - MTIME_MARGIN_SECONDS
+        else:  # version 1: files were saved within a scan and a checkpoint interval
+            lag = self.limits.scan_interval_seconds + self.config.checkpoint.interval_seconds
+            self.since = state.written_at - lag - MTIME_MARGIN_SECONDS
 
     def entries(self) -> list[Entry]:
         return [f.entry() for f in self.files.values()] + list(self.pending.values())
 
     def save_checkpoint(self) -> None:
         entries = self.entries()
-        if entries == self._saved:
+        self._dirty = False
+        if entries == self._saved and not self._forgotten_changed:
             return
-        self.store.save(entries)
+        self.store.save(entries, list(self.forgotten.values()), self.scanned_at)
         self._saved = entries
+        self._forgotten_changed = False
+        log.debug("checkpoint saved: %d file(s), %d forgotten", len(entries), len(self.forgotten))
 
     # ---- metrics --------------------------------------------------------------------------
 
@@ -192,10 +271,12 @@ class Shipper:
                 self.sink.poll(self.limits.poll_interval_seconds)
 
     def start(self) -> None:
-        """First scan: match checkpointed files, find the ones rotated while we were stopped."""
+        """First scan: match checkpointed files, find the ones rotated while we were stopped,
+        and the rotated files written since the last scan that the shipper never saw."""
         now = self.clock()
         self.scan(now, first=True)
-        self._resolve_pending(now)
+        self._started = True
+        self.save_checkpoint()  # every identity found is known before anything is produced
         self._next_scan = now + self.limits.scan_interval_seconds
         self._next_checkpoint = now + self.config.checkpoint.interval_seconds
 
@@ -209,6 +290,8 @@ class Shipper:
                 self.pool.check()
             self.scan(now)
             self._next_scan = now + self.limits.scan_interval_seconds
+        if self._dirty:  # a new identity: on disk before any of its records is produced
+            self.save_checkpoint()
         try:
             worked = self.read_round(now)
         except RetryableError as exc:
@@ -222,6 +305,14 @@ class Shipper:
 
     def shutdown(self) -> None:
         deadline = self.clock() + self.limits.shutdown_timeout_seconds
+        if self._started and self.sink.fatal is None:
+            # A last scan: a file created since the previous one is recorded (at its start)
+            # in the final checkpoint, so the next start finds it even if it is rotated away
+            # to a name the globs do not match meanwhile.
+            try:
+                self.scan(self.clock())
+            except OSError as exc:
+                log.warning("final scan failed: %s", exc)
         left = self.sink.drain(deadline, self.clock)
         if left:
             log.warning(
@@ -239,11 +330,10 @@ class Shipper:
     # ---- discovery ------------------------------------------------------------------------
 
     def scan(self, now: float, first: bool = False) -> None:
+        wall = self.wall()
         found = self.discovery.scan()
-        items = list(found.items())
-        if first:  # checkpointed files first: a copy found for one of them is not a new file
-            items.sort(key=lambda item: item[0] not in self.pending)
-        for key, where in items:
+        watched = self._start_checkpointed(found, now) if first else {}
+        for key, where in found.items():
             f = self.files.get(key)
             if f is None:
                 self._start(where, now, first)
@@ -261,8 +351,32 @@ class Shipper:
         for f in list(self.files.values()):
             if f.key not in found:
                 self._missing(f, now)
-        self.deferred = {k: v for k, v in self.deferred.items() if k in found}
+        lives = {where.path: self.inputs[where.input] for where in found.values()}
+        for path, runtime in watched.items():
+            lives.setdefault(path, runtime)
+        self._unseen_siblings(lives, found, now)
+        if now >= self._next_prune:
+            self._prune_forgotten()
+            self._next_prune = now + PRUNE_FORGOTTEN_SECONDS
         self.order = sorted(self.files.values(), key=lambda f: not f.rotated)
+        self.scanned_at = wall
+        self.since = wall - MTIME_MARGIN_SECONDS
+        log.debug("scan: %d file(s) match, %d tracked", len(found), len(self.files))
+
+    def _start_checkpointed(
+        self, found: dict[FileKey, Found], now: float
+    ) -> dict[str, InputRuntime]:
+        """First scan: checkpointed files first, then the ones renamed (or copied) while we
+        were stopped: a copy found for one of them is not a new file. Returns the checkpointed
+        paths (their rotated siblings are looked at too)."""
+        watched = {
+            e.path: self.by_name[e.input] for e in self.pending.values() if e.input in self.by_name
+        }
+        for key, where in found.items():
+            if key in self.pending:
+                self._start(where, now, True)
+        self._resolve_pending(now)
+        return watched
 
     def _start_offset(self, fd: int, size: int, runtime: InputRuntime, first: bool) -> int:
         start = "beginning"
@@ -286,39 +400,109 @@ class Shipper:
         if key_of(st) != where.key:
             os.close(fd)
             return
-        runtime = self.inputs[where.input]
+        self._begin(where.path, fd, st, self.inputs[where.input], now, first, rotated=False)
+
+    def _begin(
+        self,
+        path: str,
+        fd: int,
+        st: os.stat_result,
+        runtime: InputRuntime,
+        now: float,
+        first: bool,
+        rotated: bool,
+    ) -> None:
+        """Track a file just opened (`fd`): a checkpointed or drained generation resumes where
+        it was acknowledged; a copy of a tracked one is skipped; anything else is new."""
+        key = key_of(st)
         fingerprint = self.limits.fingerprint_bytes
-        entry = self.pending.pop(where.key, None)
+        entry = self.pending.pop(key, None)
+        known: Entry | None = None
         if entry is not None and head_matches(fd, Head(entry.head_len, entry.head_hash)):
-            head = Head(entry.head_len, entry.head_hash)
-            identity, offset = entry.identity, entry.offset
-            runtime = self.by_name.get(entry.input, runtime)
+            known = entry
         else:
             if entry is not None:
                 self._adopt_copy_of(entry, now)
-                log.info(
-                    "%s: new content under a known inode; shipping it from the start", where.path
-                )
+                log.info("%s: new content under a known inode; shipping it from the start", path)
+            gone = self.forgotten.get(key)
+            if gone is not None and head_matches(fd, Head(gone.head_len, gone.head_hash)):
+                if gone.offset >= st.st_size:  # drained, nothing new: stays forgotten
+                    os.close(fd)
+                    return
+                known = gone
+        if known is not None:
+            if self.forgotten.pop(key, None) is not None:
+                self._forgotten_changed = True
+                log.info("%s grew after it was drained; shipping from %d", path, known.offset)
+            head = read_head(fd, known.head_len)
+            identity, offset = known.identity, known.offset
+            runtime = self.by_name.get(known.input, runtime)
+        else:
             head = read_head(fd, fingerprint)
-            if not first and self._looks_like_copy(where, head, now):
+            twin = self._generation_of(head, path, key)
+            if twin is not None or (rotated and head.length == 0):
                 os.close(fd)
+                if twin is not None and key not in self._skipped_copies:
+                    self._skipped_copies.add(key)
+                    self.metrics.copies_skipped.inc()
+                    log.info(
+                        "%s holds the generation of %s (same first %d bytes): a copy, not shipped "
+                        "as a new file (it continues that generation if the original is truncated)",
+                        path,
+                        twin,
+                        head.length,
+                    )
                 return
-            identity = new_identity(where.key, head, fingerprint)
-            offset = self._start_offset(fd, st.st_size, runtime, first)
-        f = self._track(where.key, where.path, runtime, identity, head, offset)
+            identity = new_identity(key, head, fingerprint)
+            offset = 0 if rotated else self._start_offset(fd, st.st_size, runtime, first)
+            if rotated:
+                log.info(
+                    "%s: a rotated file written since the last scan that the shipper never saw; "
+                    "shipping it first",
+                    path,
+                )
+        f = self._track(key, path, runtime, identity, head, offset)
         f.size = st.st_size
         f.fd = fd
         f.last_active = now
+        f.rotated = rotated
         self.open_files += 1
+        log.debug("tracking %s (%s) from offset %d", path, identity, offset)
         if self.open_files > self.limits.max_open_files and not self._evict(now):
             self._close(f)
+
+    def _generation_of(self, head: Head, path: str, key: FileKey) -> str | None:
+        """The path of a tracked or drained generation that a file with this head is a copy of:
+        only a file at a rotated name (`app.log.1`) in the same directory as a file of the same
+        live name (`app.log`, or another rotation of it) can be a copy; a file at a live name
+        never is."""
+        directory, name = os.path.split(path)
+        family = set(live_names(name))
+        if head.length == 0 or not family:
+            return None
+        for f in self.files.values():
+            if (
+                f.key != key
+                and f.deleted_since is None
+                and same_generation(head, f.head)
+                and _related(f.path, directory, family)
+            ):
+                return f.path
+        for k, gone in self.forgotten.items():
+            if (
+                k != key
+                and same_generation(head, Head(gone.head_len, gone.head_hash))
+                and _related(gone.path, directory, family)
+            ):
+                return gone.path
+        return None
 
     def _adopt_copy_of(self, entry: Entry, now: float) -> None:
         """A checkpointed file was truncated (copytruncate) while we were stopped: continue
         its identity from the copy, if one is in its directory."""
         runtime = self.by_name.get(entry.input)
         head = Head(entry.head_len, entry.head_hash)
-        copy = self._find_copy(entry.path, (entry.dev, entry.ino), head, entry.offset)
+        copy = self._find_copy(entry.path, (entry.dev, entry.ino), head)
         if runtime is None or copy is None:
             return
         path, key, fd, size = copy
@@ -326,6 +510,7 @@ class Shipper:
         f = self._track(key, path, runtime, entry.identity, head, entry.offset)
         f.size, f.fd, f.rotated, f.last_active = size, fd, True, now
         self.open_files += 1
+        self.order = sorted(self.files.values(), key=lambda x: not x.rotated)
 
     def _track(
         self, key: FileKey, path: str, runtime: InputRuntime, identity: str, head: Head, offset: int
@@ -350,6 +535,7 @@ class Shipper:
             self._delivery_failed,
         )
         self.files[key] = f
+        self._dirty = True
         return f
 
     def _dropped(self, reason: str, nbytes: int) -> None:
@@ -358,20 +544,6 @@ class Shipper:
     def _delivery_failed(self, err: Any) -> None:
         reason = err.name() if hasattr(err, "name") else str(err)
         self.metrics.delivery_failures.labels(reason).inc(getattr(err, "count", 1))
-
-    def _looks_like_copy(self, where: Found, head: Head, now: float) -> bool:
-        """A new file whose full fingerprint equals a tracked file's in the same directory may
-        be a copytruncate copy: wait copy_wait_seconds for the original to shrink."""
-        if head.length < self.limits.fingerprint_bytes:
-            return False
-        directory = os.path.dirname(where.path)
-        twin = any(
-            f.head == head and os.path.dirname(f.path) == directory for f in self.files.values()
-        )
-        if not twin:
-            return False
-        first_seen = self.deferred.setdefault(where.key, now)
-        return now - first_seen < self.limits.copy_wait_seconds
 
     def _find_in_dir(self, directory: str, key: FileKey) -> tuple[str, os.stat_result] | None:
         try:
@@ -394,19 +566,24 @@ class Shipper:
         for key, entry in list(self.pending.items()):
             runtime = self.by_name.get(entry.input)
             hit = self._find_in_dir(os.path.dirname(entry.path), key)
-            if runtime is None or hit is None:
-                log.info("checkpointed file %s is gone; forgetting it", entry.path)
+            fd = None
+            if runtime is not None and hit is not None:
+                try:
+                    fd = open_file(hit[0])
+                except OSError as exc:
+                    log.warning("cannot open rotated file %s: %s", hit[0], exc)
+            head = Head(entry.head_len, entry.head_hash)
+            if fd is not None and not head_matches(fd, head):
+                os.close(fd)
+                fd = None
+            if runtime is None or hit is None or fd is None:
+                before = len(self.files)
+                self._adopt_copy_of(entry, now)  # copytruncate while stopped, original gone
+                if len(self.files) == before:
+                    log.info("checkpointed file %s is gone; forgetting it", entry.path)
+                    self._gone[key] = entry
                 continue
             path, st = hit
-            try:
-                fd = open_file(path)
-            except OSError as exc:
-                log.warning("cannot open rotated file %s: %s", path, exc)
-                continue
-            head = Head(entry.head_len, entry.head_hash)
-            if not head_matches(fd, head):
-                os.close(fd)
-                continue
             log.info("%s was rotated to %s while stopped; draining it first", entry.path, path)
             f = self._track(key, path, runtime, entry.identity, head, entry.offset)
             f.size, f.fd, f.rotated, f.last_active = st.st_size, fd, True, now
@@ -432,7 +609,7 @@ class Shipper:
         if f.at_eof and now - f.last_active >= self.limits.idle_close_seconds:
             self._flush(f, now, force=True)
             if f.acks.idle and f.acks.rewind_to is None:
-                self._forget(f)
+                self._forget(f, keep=True)
 
     def _missing_open(self, f: TrackedFile, now: float) -> bool:
         """_missing for a file we hold open; True when it was deleted (and handled)."""
@@ -472,12 +649,115 @@ class Shipper:
             f.close()
             self.open_files -= 1
 
-    def _forget(self, f: TrackedFile) -> None:
+    def _forget(self, f: TrackedFile, keep: bool = False) -> None:
+        """Stop tracking `f`; `keep`: it was drained and still exists, so remember its
+        generation (a rotated name the globs match, or a recent sibling, is then recognised)."""
         self._close(f)
         f.acks.abandon_all()
         self.files.pop(f.key, None)
         if f in self.order:
             self.order.remove(f)
+        if keep:
+            self.forgotten.pop(f.key, None)
+            self.forgotten[f.key] = f.entry()
+            while len(self.forgotten) > MAX_FORGOTTEN:
+                del self.forgotten[next(iter(self.forgotten))]
+            self._forgotten_changed = True
+        log.debug("%s (%s) forgotten at offset %d", f.path, f.identity, f.committed)
+
+    def _prune_forgotten(self) -> None:
+        """Drop drained generations whose file is gone from its directory."""
+        by_dir: dict[str, list[FileKey]] = {}
+        for key, gone in self.forgotten.items():
+            by_dir.setdefault(os.path.dirname(gone.path), []).append(key)
+        for directory, keys in by_dir.items():
+            try:
+                with os.scandir(directory) as entries:
+                    inodes = {e.inode() for e in entries}
+            except OSError:
+                inodes = set()
+            for key in keys:
+                if key[1] not in inodes:
+                    del self.forgotten[key]
+                    self._forgotten_changed = True
+
+    def _unseen_siblings(
+        self, lives: dict[str, InputRuntime], found: dict[FileKey, Found], now: float
+    ) -> None:
+        """Rotated files next to a watched path (`app.log.1`, `app.log-20261207`, ..., even when
+        excluded from discovery), modified since the previous scan began, that the shipper does
+        not track: a file created and rotated away between two scans or while the shipper was
+        stopped. Shipped from their start, oldest first, before the live files."""
+        since = self.since
+        if since is None:
+            return
+        by_dir: dict[str, dict[str, InputRuntime]] = {}
+        for path, runtime in lives.items():
+            directory, name = os.path.split(path)
+            by_dir.setdefault(directory, {})[name] = runtime
+        inodes = {key[1] for key in self.files} | {key[1] for key in found}
+        candidates: list[tuple[int, str, InputRuntime]] = []
+        for directory, names in by_dir.items():
+            try:
+                with os.scandir(directory) as entries:
+                    for item in entries:
+                        if item.inode() in inodes:
+                            continue
+                        live = next((n for n in live_names(item.name) if n in names), None)
+                        if live is None or not item.is_file(follow_symlinks=False):
+                            continue
+                        st = item.stat(follow_symlinks=False)
+                        key = key_of(st)
+                        if (
+                            st.st_mtime < since
+                            or key in self._skipped_copies
+                            or key in self._compressed_seen
+                        ):
+                            continue
+                        candidates.append((st.st_mtime_ns, item.path, names[live]))
+            except OSError:
+                continue
+        for _, path, runtime in sorted(candidates):
+            if compressed(path):
+                self._compressed(path)
+                continue
+            try:
+                fd = open_file(path)
+            except OSError:
+                continue
+            self._begin(path, fd, os.fstat(fd), runtime, now, first=False, rotated=True)
+
+    def _compressed(self, path: str) -> None:
+        """A compressed rotation written since the last scan (the shipper reads no compressed
+        files): unread unless it holds a generation already shipped to its end. Said once."""
+        try:
+            st = os.stat(path)
+        except OSError:
+            return
+        key = key_of(st)
+        self._compressed_seen.add(key)
+        head, size = _gzip_head(path, self.limits.fingerprint_bytes)
+        shipped = 0
+        if head is not None:
+            generations = [*self.forgotten.values(), *self._gone.values()]
+            for e in generations:
+                if same_generation(head, Head(e.head_len, e.head_hash)):
+                    shipped = max(shipped, e.offset)
+            shipped = max(
+                [shipped]
+                + [f.committed for f in self.files.values() if same_generation(head, f.head)]
+            )
+        if size is not None and shipped >= size:
+            return
+        unread = st.st_size if size is None else size - shipped
+        log.warning(
+            "%s: a compressed rotation the shipper had not read to its end; compressed files "
+            "are not read: %d byte(s) counted as compressed_unread (keep the newest rotation "
+            "uncompressed until shipped: logrotate delaycompress)",
+            path,
+            unread,
+        )
+        self.metrics.bytes_dropped.labels("compressed_unread").inc(unread)
 
     def _evict(self, now: float) -> bool:
         """Close the least recently active open file that is fully read; False if none."""
@@ -546,6 +826,7 @@ class Shipper:
         f.acks.rewind_to = None
         f.retry_at = None
         f.rewind(target)
+        log.debug("%s: re-reading from %d after a failed delivery", f.path, target)
         return True
 
     def _read(self, f: TrackedFile, now: float) -> bool:
@@ -640,6 +921,10 @@ class Shipper:
         assert self.pool is not None
         lines = region.count(b"\n")
         self._read_counters[f.input.index].inc(lines)
+        if self._debug:
+            log.debug(
+                "%s: %d line(s) to a worker, bytes %d-%d", f.path, lines, start, start + len(region)
+            )
         batch = f.acks.open(start)
         batch.remaining += 1
         batch.nbytes = len(region)
@@ -671,6 +956,10 @@ class Shipper:
     def _ship(self, f: TrackedFile, events: list[Event]) -> None:
         """Produce one batch: every record's report counts it down (see acks.py)."""
         timestamp = _now_iso(self.wall())
+        if self._debug:
+            log.debug(
+                "%s: %d record(s), bytes %d-%d", f.path, len(events), events[0][0], events[-1][1]
+            )
         if self.pool is not None:
             self._ship_to_pool(f, events, timestamp)
             return
@@ -693,7 +982,7 @@ class Shipper:
 
     def _truncated(self, f: TrackedFile, size: int, now: float) -> None:
         fingerprint = self.limits.fingerprint_bytes
-        copy = self._find_copy(f.path, f.key, f.head, f.committed)
+        copy = self._find_copy(f.path, f.key, f.head)
         if copy is not None:
             path, key, fd, copy_size = copy
             log.info("%s was truncated; continuing from its copy %s", f.path, path)
@@ -702,52 +991,82 @@ class Shipper:
             f.key, f.path, f.fd, f.size, f.rotated = key, path, fd, copy_size, True
             self.open_files += 1
             self.files[key] = f
-            self.deferred.pop(key, None)
-            if copy_size < f.read_offset:
+            if copy_size < f.head.length:  # the copy is the generation now: its head is ours
+                f.head = read_head(fd, copy_size)
+            if copy_size <= f.committed and f.committed > 0:
+                # Everything the copy holds was acknowledged (the shipper read its last bytes
+                # from the original, in logrotate's copy-to-truncate window): done with it.
+                self._forget(f, keep=True)
+            elif copy_size < f.read_offset:
                 f.acks.abandon_all()
                 f.rewind(f.committed)
             self.order = sorted(self.files.values(), key=lambda x: not x.rotated)
+            self._dirty = True
             return
         assert f.fd is not None
-        log.warning(
-            "%s was truncated in place (from at least %d to %d bytes); shipping it from the start",
-            f.path,
-            f.size,
-            size,
-        )
         unread = max(0, f.size - f.read_offset)
         if unread:
+            log.warning(
+                "%s was truncated in place before %d byte(s) of it were read (no copy found; "
+                "counted as truncated_unread); shipping the new content from the start",
+                f.path,
+                unread,
+            )
             self.metrics.bytes_dropped.labels("truncated_unread").inc(unread)
+        else:
+            log.info(
+                "%s was truncated (everything before was read; no copy found); shipping the new "
+                "content from the start",
+                f.path,
+            )
         head = read_head(f.fd, fingerprint)
         f.restart(new_identity(f.key, head, fingerprint), head)
         f.size = size
         f.last_active = now
+        self._dirty = True
 
     def _find_copy(
-        self, original: str, original_key: FileKey, head: Head, min_size: int
+        self, original: str, original_key: FileKey, head: Head
     ) -> tuple[str, FileKey, int, int] | None:
-        """A copytruncate copy: in the original's directory, not tracked, its head equal to
-        `head`, at least `min_size` bytes. Returns (path, key, open fd, size)."""
+        """A copytruncate copy of `original`'s generation `head`: in its directory, at a
+        rotated name of the same live name, not tracked, holding that generation (its first
+        bytes equal the head; it may be shorter than what was read: the copy-to-truncate
+        window). The largest such file. Returns (path, key, open fd, size)."""
         if head.length == 0:
             return None
+        directory, name = os.path.split(original)
+        family = _family(name)
+        best: tuple[str, FileKey, int, int] | None = None
         try:
-            with os.scandir(os.path.dirname(original)) as entries:
-                candidates = [e.path for e in entries if e.is_file(follow_symlinks=False)]
+            with os.scandir(directory) as entries:
+                candidates = [
+                    e.path
+                    for e in entries
+                    if e.is_file(follow_symlinks=False)
+                    and not family.isdisjoint(live_names(e.name))
+                    and not compressed(e.name)
+                ]
         except OSError:
             return None
         for path in candidates:
             try:
-                st = os.stat(path)
-            except OSError:
-                continue
-            key = key_of(st)
-            if key == original_key or key in self.files or st.st_size < max(min_size, head.length):
-                continue
-            try:
                 fd = open_file(path)
             except OSError:
                 continue
-            if key_of(os.fstat(fd)) == key and head_matches(fd, head):
-                return path, key, fd, st.st_size
-            os.close(fd)
-        return None
+            st = os.fstat(fd)
+            key = key_of(st)
+            if (
+                key == original_key
+                or key in self.files
+                or key in self.forgotten
+                or (best is not None and st.st_size <= best[3])
+                or not same_generation(read_head(fd, self.limits.fingerprint_bytes), head)
+            ):
+                os.close(fd)
+                continue
+            if best is not None:
+                os.close(best[2])
+            best = (path, key, fd, st.st_size)
+        if best is not None:
+            self._skipped_copies.discard(best[1])
+        return best

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 FileKey = tuple[int, int]  # (st_dev, st_ino)
 
@@ -27,15 +27,32 @@ def head_hash(data: bytes) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Head:
-    """The first `length` bytes of a file, hashed."""
+    """The first `length` bytes of a file, hashed (and the bytes, when read in this process)."""
 
     length: int
     digest: str
+    data: bytes = field(default=b"", compare=False, repr=False)
 
 
 def read_head(fd: int, limit: int) -> Head:
     data = os.pread(fd, limit, 0)
-    return Head(len(data), head_hash(data))
+    return Head(len(data), head_hash(data), data)
+
+
+def same_generation(candidate: Head, known: Head) -> bool:
+    """True when a file whose head is `candidate` holds the generation `known` (a copy of it,
+    made at any time): its first known.length bytes hash to known.digest; or, when the copy is
+    shorter than the known head, it equals the start of the known head's bytes (known only
+    when this process read them). Empty heads match nothing."""
+    if candidate.length == 0 or known.length == 0:
+        return False
+    if candidate.length >= known.length:
+        if candidate.length == known.length:
+            return candidate.digest == known.digest
+        if candidate.data:
+            return head_hash(candidate.data[: known.length]) == known.digest
+        return False
+    return bool(known.data) and known.data[: candidate.length] == candidate.data
 
 
 def head_matches(fd: int, head: Head) -> bool:

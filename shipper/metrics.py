@@ -6,7 +6,11 @@
 - kafka_logging_shipper_bytes_dropped_total{reason}: 0 unless a documented limit was hit:
   line_truncated (limits.long_lines truncate), deleted_hold_expired (a deleted file held
   longer than limits.deleted_file_hold_seconds), truncated_unread (a file truncated before we
-  read it and no copy found), gone_unread (a file vanished before we read it).
+  read it and no copy found), gone_unread (a file vanished before we read it),
+  record_too_large (a record cut to fit message.max.bytes), compressed_unread (a compressed
+  rotation holding bytes never shipped: the shipper reads no compressed files).
+- kafka_logging_shipper_copies_skipped_total: files at a rotated name holding the same
+  generation as a tracked or drained file (a copy), not shipped as new files.
 - kafka_logging_shipper_open_files, _tracked_files, _in_flight_bytes.
 """
 
@@ -21,6 +25,14 @@ from prometheus_client.registry import Collector
 
 PREFIX = "kafka_logging_shipper"
 log = logging.getLogger(__name__)
+DROP_REASONS = (
+    "line_truncated",
+    "deleted_hold_expired",
+    "truncated_unread",
+    "gone_unread",
+    "record_too_large",
+    "compressed_unread",
+)
 
 
 class _StateCollector(Collector):
@@ -67,8 +79,13 @@ class Metrics:
             ["reason"],
             registry=self.registry,
         )
-        for reason in ("line_truncated", "deleted_hold_expired", "truncated_unread", "gone_unread"):
+        for reason in DROP_REASONS:
             self.bytes_dropped.labels(reason)
+        self.copies_skipped = Counter(
+            f"{PREFIX}_copies_skipped",
+            "Files at a rotated name holding a generation already tracked or drained",
+            registry=self.registry,
+        )
 
     def watch(
         self,

@@ -9,6 +9,7 @@ from typing import Any
 from kafka_logging.config import parse
 from kafka_logging.wire.record import decode
 from shipper.config import ShipperConfig
+from shipper.daemon import Shipper
 
 
 class FakeError:
@@ -108,3 +109,44 @@ def config(
     }
     data.update(sections)
     return parse(data, ShipperConfig, environ={})
+
+
+class Rig:
+    def __init__(self, tmp_path: Path, **sections: Any) -> None:
+        self.tmp_path = tmp_path
+        self.logs = tmp_path / "logs"
+        self.logs.mkdir(exist_ok=True)
+        limits = {"scan_interval_seconds": 0.1, "max_in_flight_bytes": 1 << 20}
+        limits.update(sections.pop("limits", {}))
+        self.config = config(tmp_path, limits=limits, **sections)
+        self.sink = FakeSink()
+        self.clock = Clock()
+        self.shipper: Shipper | None = None
+        self.max_open = 0
+
+    def start(self, **kwargs: Any) -> Shipper:
+        self.shipper = Shipper(self.config, sink=self.sink, clock=self.clock, **kwargs)
+        self.shipper.start()
+        return self.shipper
+
+    def pump(self, rounds: int = 10, step: float = 0.2) -> None:
+        assert self.shipper is not None
+        for _ in range(rounds):
+            self.clock.advance(step)
+            self.shipper.tick()
+            self.max_open = max(self.max_open, self.shipper.open_files)
+
+    def stop(self) -> None:
+        assert self.shipper is not None
+        self.shipper.shutdown()
+
+    def write(self, name: str, *lines: str, mode: str = "a") -> None:
+        with open(self.logs / name, mode) as f:
+            f.writelines(f"{line}\n" for line in lines)
+
+    def delivered(self) -> list[str]:
+        return [r["message"] for r in self.sink.delivered]
+
+    def checkpoint(self) -> dict[str, int]:
+        assert self.shipper is not None
+        return {Path(e.path).name: e.offset for e in self.shipper.entries()}
