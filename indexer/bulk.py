@@ -18,29 +18,18 @@ import enum
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from kafka_logging.engines.engine import RETRYABLE_ERROR_TYPES
+
 if TYPE_CHECKING:
-    from elasticsearch import Elasticsearch
-
     from indexer.tracker import TopicPartition
+    from kafka_logging.engines.client import EngineClient
 
-RETRYABLE_TYPES = frozenset(
-    {
-        "es_rejected_execution_exception",
-        "circuit_breaking_exception",
-        "unavailable_shards_exception",
-        "process_cluster_event_timeout_exception",
-        "no_shard_available_action_exception",
-        "node_not_connected_exception",
-        "node_disconnected_exception",
-        "connect_transport_exception",
-        # Read-only blocks (e.g. disk flood stage) clear once an operator acts: wait, don't drop.
-        "cluster_block_exception",
-    }
-)
+# Per-item error types retried like 429/5xx, on Elasticsearch and OpenSearch alike.
+RETRYABLE_TYPES = RETRYABLE_ERROR_TYPES
 
 # Ask only for what classification needs: the bulk response shrinks to a few bytes per item.
 FILTER_PATH = "errors,items.*.status,items.*.error"
@@ -135,15 +124,18 @@ def classify_response(docs: list[Doc], body: Any) -> list[tuple[Doc, Outcome, st
 
 
 class BulkSender:
-    """Sends documents with one thread-safe Elasticsearch client; see the module docstring."""
+    """Sends documents with one thread-safe EngineClient; see the module docstring."""
 
-    def __init__(self, client: Elasticsearch, clock: Callable[[], float] = time.monotonic) -> None:
-        from elasticsearch import ApiError, TransportError  # noqa: PLC0415
+    def __init__(self, client: EngineClient, clock: Callable[[], float] = time.monotonic) -> None:
+        from kafka_logging.engines.client import (  # noqa: PLC0415
+            EngineApiError,
+            EngineUnreachable,
+        )
 
         self._client = client
         self._clock = clock
-        self._api_error = ApiError
-        self._transport_error = TransportError
+        self._api_error = EngineApiError
+        self._transport_error = EngineUnreachable
 
     def send(self, docs: list[Doc]) -> BulkResult:
         result = BulkResult()
@@ -155,28 +147,26 @@ class BulkSender:
         started = self._clock()
         result.requests += 1
         try:
-            response = self._client.bulk(
-                operations=cast("Any", body), filter_path=FILTER_PATH, refresh=False
-            )
+            response = self._client.bulk(body, filter_path=FILTER_PATH)
         except self._api_error as exc:
-            status = exc.meta.status
+            status = exc.status
             if status in (400, 413):
                 result.latency += self._clock() - started
-                self._split(docs, result, f"{status} whole request refused: {exc.message}")
+                self._split(docs, result, f"{status} whole request refused: {exc.reason}")
                 return
-            reason = f"bulk request failed: {status} {exc.message}"
+            reason = f"bulk request failed: {status} {exc.reason}"
             result.latency += self._clock() - started
             result.unavailable = reason
             result.outcomes.extend((doc, Outcome.RETRY, reason) for doc in docs)
             return
         except self._transport_error as exc:
-            reason = f"Elasticsearch unreachable: {type(exc).__name__}: {exc.message}"
+            reason = f"search engine unreachable: {exc}"
             result.latency += self._clock() - started
             result.unavailable = reason
             result.outcomes.extend((doc, Outcome.RETRY, reason) for doc in docs)
             return
         result.latency += self._clock() - started
-        result.outcomes.extend(classify_response(docs, response.body))
+        result.outcomes.extend(classify_response(docs, response))
 
     def _split(self, docs: list[Doc], result: BulkResult, reason: str) -> None:
         if len(docs) == 1:

@@ -10,10 +10,14 @@ import gc
 import logging
 import signal
 from types import FrameType
+from typing import TYPE_CHECKING
 
 import click
 
-from kafka_logging.errors import ConfigError, FatalError
+from kafka_logging.errors import ConfigError, FatalError, KafkaLoggingError
+
+if TYPE_CHECKING:
+    from indexer.config import IndexerConfig
 
 
 @click.command()
@@ -24,8 +28,15 @@ from kafka_logging.errors import ConfigError, FatalError
     required=True,
     help="YAML configuration (reference: deploy/indexer.yaml).",
 )
-def index(config_path: str) -> None:
-    """Index log records from Kafka into Elasticsearch daily indices."""
+@click.option(
+    "--check",
+    is_flag=True,
+    help="Validate the config, detect the search engine and its version, then exit "
+    "(1 when it is unreachable or unsupported).",
+)
+def index(config_path: str, check: bool) -> None:
+    """Index log records from Kafka into Elasticsearch (8.x, 9.x) or OpenSearch (2.x, 3.x)
+    daily indices."""
     from indexer.config import load  # noqa: PLC0415 - the CLI stays light until it runs
     from indexer.consumer import Indexer  # noqa: PLC0415
 
@@ -33,6 +44,9 @@ def index(config_path: str) -> None:
         config = load(config_path)
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
+    if check:
+        _check(config)
+        return
     logging.basicConfig(
         level=config.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
@@ -60,3 +74,15 @@ def index(config_path: str) -> None:
     except FatalError as exc:
         raise click.ClickException(str(exc)) from None
     log.info("stopped")
+
+
+def _check(config: IndexerConfig) -> None:
+    """Print the engine behind `elasticsearch.hosts`; ClickException when there is none."""
+    from kafka_logging.engines.client import connect  # noqa: PLC0415
+
+    try:
+        with connect(config.elasticsearch) as client:
+            engine = client.engine()
+    except KafkaLoggingError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"config ok; search engine: {engine.name} at {client.url} (supported)")

@@ -35,9 +35,8 @@ from kafka_logging.kafka_diag import client_logger
 from kafka_logging.wire.record import RecordDecodeError
 
 if TYPE_CHECKING:
-    from elasticsearch import Elasticsearch
-
     from indexer.config import IndexerConfig
+    from kafka_logging.engines.client import EngineClient
 
 log = logging.getLogger(__name__)
 
@@ -72,13 +71,11 @@ def producer_config(config: IndexerConfig) -> dict[str, Any]:
     return conf
 
 
-def es_client(config: IndexerConfig) -> Elasticsearch:
-    from elasticsearch import Elasticsearch  # noqa: PLC0415
+def es_client(config: IndexerConfig) -> EngineClient:
+    from kafka_logging.engines.client import connect  # noqa: PLC0415
 
-    # Retries are ours (per item, with backoff); the client must not add its own.
-    kwargs: dict[str, Any] = {"max_retries": 0, "retry_on_timeout": False}
-    kwargs.update(config.elasticsearch.client_kwargs())
-    return Elasticsearch(**kwargs)
+    # Retries are ours (per item, with backoff); the client adds none unless configured to.
+    return connect(config.elasticsearch)
 
 
 class Indexer:
@@ -90,7 +87,7 @@ class Indexer:
         *,
         consumer: Any | None = None,
         producer: Any | None = None,
-        es: Elasticsearch | None = None,
+        es: EngineClient | None = None,
         clock: Callable[[], float] = time.monotonic,
         wall: Callable[[], float] = time.time,
         jitter: Callable[[], float] = random.random,
@@ -218,12 +215,14 @@ class Indexer:
     # ----------------------------------------------------------------- loop
 
     def _install_template(self) -> bool:
-        if not self._config.index.install_template:
-            return True
+        """Detect the engine (an unsupported one is a FatalError) and install the template."""
         delay = self._initial_backoff
         while not self._stopping.is_set():
             try:
-                install_template(self._es, self._config.index)
+                engine = self._es.engine()
+                if self._config.index.install_template:
+                    install_template(self._es, self._config.index)
+                log.info("indexing into %s at %s", engine.name, self._es.url)
             except RetryableError as exc:
                 self._health = {"status": "stalled", "reason": str(exc), "updated": self._clock()}
                 log.warning("cannot install the index template yet (%s); retrying", exc)

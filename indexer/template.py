@@ -1,8 +1,11 @@
 """The composable index template for the daily log indices, with ECS mappings.
 
-Only features of the local Elasticsearch build (no mapper-extras, no data streams, no ingest
-pipelines, no ILM): plain daily indices, `keyword` for ids/levels/names, `text` + `.keyword`
-for `message`, `date` for `@timestamp`, dynamic templates for `labels.*` and any extra field.
+Only features every supported engine has, even in its minimal build (no mapper-extras, no data
+streams, no ingest pipelines, no ILM/ISM): plain daily indices, `keyword` for ids/levels/names,
+`text` + `.keyword` for `message`, `date` for `@timestamp`, dynamic templates for `labels.*`
+and any extra field. The same body is accepted, and gives the same mappings, on
+Elasticsearch 8.x and 9.x and OpenSearch 2.x and 3.x (tests/integration/ops), so it needs no
+per-engine variant.
 
 `install_template(client, settings)` is the public entry point; `kafka-logging index` calls it
 on start and `kafka-logging setup` may call it too.
@@ -15,9 +18,8 @@ from typing import TYPE_CHECKING, Any
 from kafka_logging.errors import FatalError, RetryableError
 
 if TYPE_CHECKING:
-    from elasticsearch import Elasticsearch
-
     from indexer.config import IndexSettings
+    from kafka_logging.engines.client import EngineClient
 
 KEYWORD: dict[str, Any] = {"type": "keyword", "ignore_above": 1024}
 LONG: dict[str, Any] = {"type": "long"}
@@ -106,27 +108,27 @@ def build_template(settings: IndexSettings) -> dict[str, Any]:
     }
 
 
-def install_template(client: Elasticsearch, settings: IndexSettings | None = None) -> None:
+def install_template(client: EngineClient, settings: IndexSettings | None = None) -> None:
     """Create or update the index template (idempotent: the same PUT each time).
 
-    `client` is an `elasticsearch.Elasticsearch`; `settings` the `index` section of the
-    indexer's config (defaults when None). Applies to indices created afterwards.
-    Raises RetryableError when Elasticsearch cannot be reached or is overloaded, and
+    `client` is a `kafka_logging.engines.client.EngineClient`; `settings` the `index` section
+    of the indexer's config (defaults when None). Applies to indices created afterwards.
+    Detects the engine first: UnsupportedEngineError (a FatalError) for one we do not support.
+    Raises RetryableError when the engine cannot be reached or is overloaded, and
     FatalError when it refuses the template (a setting it does not accept).
     """
-    from elasticsearch import ApiError, TransportError  # noqa: PLC0415 - keep imports light
-
     from indexer.config import IndexSettings  # noqa: PLC0415
+    from kafka_logging.engines.client import EngineApiError  # noqa: PLC0415
 
     settings = settings or IndexSettings()
     body = build_template(settings)
     try:
-        client.indices.put_index_template(name=settings.template_name, **body)
-    except ApiError as exc:
-        if exc.meta.status == 429 or exc.meta.status >= 500:
+        client.engine()
+        client.put_index_template(settings.template_name, body)
+    except EngineApiError as exc:
+        if exc.retryable:
             raise RetryableError(f"installing index template: {exc}") from exc
         raise FatalError(
-            f"Elasticsearch refused index template {settings.template_name!r}: {exc}"
+            f"{client.url} refused index template {settings.template_name!r}: {exc}"
         ) from exc
-    except TransportError as exc:
-        raise RetryableError(f"installing index template: {exc}") from exc
+    # EngineUnreachable is a RetryableError already; UnsupportedEngineError a FatalError.

@@ -33,6 +33,23 @@ from kafka_logging.stack.settings import (
 INTEGRATION_DIR = Path(__file__).parent / "integration"
 
 
+DEFAULT_ENGINE = "default"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--search-engine",
+        default=os.environ.get("KL_SEARCH_ENGINE", DEFAULT_ENGINE),
+        help="Run the integration tests against this engine (PRODUCT:VERSION, e.g. "
+        "opensearch:2.19.1): a private node on free ports, started once per session. "
+        "Default: the shared stack's (ELASTICSEARCH_URL) [env KL_SEARCH_ENGINE].",
+    )
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"search engine: {config.getoption('--search-engine')}"
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if INTEGRATION_DIR in Path(str(item.fspath)).parents:
@@ -71,13 +88,51 @@ def kafka_bootstrap() -> str:
 
 
 @pytest.fixture(scope="session")
-def es_url() -> str:
-    """An Elasticsearch URL whose cluster health is at least yellow."""
+def search_engine(request: pytest.FixtureRequest) -> str:
+    """The --search-engine of this session: 'default' (the shared stack) or PRODUCT:VERSION."""
+    return str(request.config.getoption("--search-engine"))
+
+
+@pytest.fixture(scope="session")
+def es_url(search_engine: str, request: pytest.FixtureRequest) -> str:
+    """A search engine URL whose cluster health is at least yellow: the shared stack's
+    Elasticsearch, or (with --search-engine) a private node of that engine for this session."""
+    if search_engine != DEFAULT_ENGINE:
+        return str(request.getfixturevalue("private_engine_url"))
     url = os.environ.get("ELASTICSEARCH_URL") or f"http://127.0.0.1:{_stack_ports()[1]}"
     problem = services.elasticsearch_health(url, timeout=10)
     if problem is not None:
         _absent(f"Elasticsearch at {url}", problem)
     return url
+
+
+@pytest.fixture(scope="session")
+def private_engine_url(search_engine: str) -> Iterator[str]:
+    """A private node of --search-engine on free ports, for the whole session."""
+    from kafka_logging.stack.errors import StackError
+
+    base = Path(tempfile.mkdtemp(prefix="kl-engine-", dir="/var/tmp"))
+    os.chmod(base, 0o755)
+    settings = private_stack(base, search_engine=search_engine)
+    try:
+        manager.up(settings, print, only=["elasticsearch"])
+    except StackError as exc:
+        shutil.rmtree(base, ignore_errors=True)
+        pytest.fail(f"cannot start {search_engine}: {exc}", pytrace=False)
+    try:
+        yield settings.es_url
+    finally:
+        manager.down(settings, print)
+        shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def engine_client(es_url: str) -> Iterator[Any]:
+    """An EngineClient on `es_url` (works with every supported engine)."""
+    from kafka_logging.engines.client import EngineClient
+
+    with EngineClient([es_url], request_timeout=60, max_retries=5) as client:
+        yield client
 
 
 def _unique(request: pytest.FixtureRequest, prefix: str) -> str:
@@ -98,14 +153,11 @@ def topic(request: pytest.FixtureRequest, kafka_bootstrap: str) -> Iterator[str]
 
 
 @pytest.fixture
-def index(request: pytest.FixtureRequest, es_url: str) -> Iterator[str]:
+def index(request: pytest.FixtureRequest, engine_client: Any) -> Iterator[str]:
     """A unique index name for this test; every index matching it is deleted afterwards."""
-    from elasticsearch import Elasticsearch
-
     name = _unique(request, "test")
     yield name
-    with Elasticsearch(es_url) as es:
-        es.indices.delete(index=f"{name}*", ignore_unavailable=True, allow_no_indices=True)
+    engine_client.delete_matching(f"{name}*")
 
 
 class DisposableService:

@@ -40,6 +40,12 @@ import click
     help="Keep the run's files here (default: a temporary folder under /var/tmp).",
 )
 @click.option("--keep", is_flag=True, help="Do not delete the work folder.")
+@click.option(
+    "--search-engine",
+    default="elasticsearch:9.2.0",
+    show_default=True,
+    help="The engine the private stack runs, as for `stack up` (e.g. opensearch:2.19.1).",
+)
 def chaos(
     seed: int,
     duration: float,
@@ -49,6 +55,7 @@ def chaos(
     report_path: Path,
     workdir: Path | None,
     keep: bool,
+    search_engine: str,
 ) -> None:
     """Prove it: every record written reaches Elasticsearch exactly once, whatever fails.
 
@@ -69,7 +76,9 @@ def chaos(
     def say(message: str) -> None:
         click.echo(f"[chaos {time.monotonic() - start:6.1f}s] {message}", err=True)
 
-    options = Options(seed, duration, app_rate, file_rate, drain_timeout, workdir, keep)
+    options = Options(
+        seed, duration, app_rate, file_rate, drain_timeout, workdir, keep, search_engine
+    )
     report = run_chaos(options, say)
     report_path.write_text(json.dumps(report, indent=2))
     plot_path = report_path.with_suffix(".svg")

@@ -41,6 +41,7 @@ class Options:
     drain_timeout: float
     workdir: Path | None
     keep: bool
+    search_engine: str = "elasticsearch:9.2.0"
 
 
 @dataclass
@@ -54,7 +55,12 @@ class Run:
     timeline: list[tuple[float, int, int]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        self.settings = private_stack(self.base / "stack", kafka_nodes=3, es_heap="768m")
+        self.settings = private_stack(
+            self.base / "stack",
+            kafka_nodes=3,
+            es_heap="768m",
+            search_engine=self.options.search_engine,
+        )
         self.truth_dir = self.base / "truth"
         self.files = FileWriter(
             self.base / "logs",
@@ -181,9 +187,9 @@ class Run:
     # -- measuring -------------------------------------------------------------------------
 
     def _es(self) -> Any:
-        from elasticsearch import Elasticsearch  # noqa: PLC0415
+        from kafka_logging.engines.client import EngineClient  # noqa: PLC0415
 
-        return Elasticsearch(self.settings.es_url, request_timeout=30)
+        return EngineClient([self.settings.es_url], request_timeout=30)
 
     def truth(self) -> dict[str, int]:
         """gen -> number of records recorded as written (seq 0..n-1)."""
@@ -197,8 +203,8 @@ class Run:
     def indexed_count(self) -> int:
         try:
             with self._es() as es:
-                es.indices.refresh(index="application-logs-*", allow_no_indices=True)
-                count: int = es.count(index="application-logs-*", allow_no_indices=True)["count"]
+                es.refresh("application-logs-*")
+                count: int = es.count("application-logs-*")
                 return count
         except Exception:  # noqa: BLE001 - Elasticsearch may be the thing we stopped
             return -1
@@ -221,25 +227,11 @@ class Run:
     def indexed(self) -> Counter[tuple[str, int]]:
         seen: Counter[tuple[str, int]] = Counter()
         with self._es() as es:
-            es.indices.refresh(index="application-logs-*")
-            pit = es.open_point_in_time(index="application-logs-*", keep_alive="2m")["id"]
-            after: list[Any] | None = None
-            while True:
-                body: dict[str, Any] = {
-                    "size": 10000, "pit": {"id": pit, "keep_alive": "2m"},
-                    "sort": [{"_shard_doc": "asc"}], "_source": ["chaos"],
-                }  # fmt: skip
-                if after is not None:
-                    body["search_after"] = after
-                hits = es.search(**body)["hits"]["hits"]
-                if not hits:
-                    break
-                for hit in hits:
-                    chaos = hit["_source"].get("chaos") or {}
-                    if "gen" in chaos and "seq" in chaos:
-                        seen[(str(chaos["gen"]), int(chaos["seq"]))] += 1
-                after = hits[-1]["sort"]
-            es.close_point_in_time(id=pit)
+            es.refresh("application-logs-*")
+            for hit in es.scan("application-logs-*", source=["chaos"]):
+                chaos = (hit.get("_source") or {}).get("chaos") or {}
+                if "gen" in chaos and "seq" in chaos:
+                    seen[(str(chaos["gen"]), int(chaos["seq"]))] += 1
         return seen
 
     def _indexed_or_none(self) -> Counter[tuple[str, int]] | None:

@@ -20,6 +20,7 @@ from kafka_logging.ops.durations import parse_duration
 
 if TYPE_CHECKING:
     from indexer.config import IndexerConfig
+    from kafka_logging.engines.engine import Engine
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -113,9 +114,9 @@ def setup(
     Idempotent: run it again and it reports what exists and fixes configs that drifted.
     """
     from confluent_kafka.admin import AdminClient  # noqa: PLC0415
-    from elasticsearch import Elasticsearch  # noqa: PLC0415
 
     from indexer.template import install_template  # noqa: PLC0415
+    from kafka_logging.engines.client import connect  # noqa: PLC0415
     from kafka_logging.kafka_diag import ErrorCollector  # noqa: PLC0415
     from kafka_logging.ops import kibana, topics  # noqa: PLC0415
 
@@ -139,15 +140,17 @@ def setup(
         errors = ErrorCollector()
         admin = AdminClient({**config.kafka.admin_config(), **errors.client_config()})
         matches = topics.ensure_topics(admin, specs, click.echo, timeout, errors)
-        with Elasticsearch(**config.elasticsearch.client_kwargs()) as es:
+        with connect(config.elasticsearch) as es:
             install_template(es, config.index)
+            engine = es.engine()
+        click.echo(f"search engine: {engine.name} at {es.url}")
         click.echo(
             f"index template {config.index.template_name}: installed for "
             f"{config.index.pattern} (shards {config.index.shards}, "
             f"replicas {config.index.replicas}, refresh {config.index.refresh_interval})"
         )
         if kibana_url:
-            _kibana(kibana, config, kibana_url, kibana_user, kibana_password, saved_objects)
+            _kibana(kibana, engine, config, kibana_url, kibana_user, kibana_password, saved_objects)
     except KafkaLoggingError as exc:
         raise click.ClickException(str(exc)) from None
     if not matches:
@@ -157,22 +160,24 @@ def setup(
 
 def _kibana(
     kibana: Any,
+    engine: Engine,
     config: IndexerConfig,
     url: str,
     user: str | None,
     password: str | None,
     folder: Path | None,
 ) -> None:
+    """Kibana for Elasticsearch, OpenSearch Dashboards for OpenSearch (same saved objects)."""
     from kafka_logging.ops.prune import IndexPattern  # noqa: PLC0415
 
-    client = kibana.Kibana(url, user, password)
+    client = kibana.for_engine(engine, url, user, password)
     pattern = IndexPattern(config.index.pattern).glob()
     view = client.ensure_data_view(pattern)
-    click.echo(f"kibana data view {view}: {pattern}, time field @timestamp")
+    click.echo(f"{client.name} {client.view_kind} {view}: {pattern}, time field @timestamp")
     folder = folder or Path(__file__).parent / "kibana"
     for path in kibana.saved_object_files(folder):
         count = client.import_saved_objects(path)
-        click.echo(f"kibana saved objects: imported {count} from {path.name}")
+        click.echo(f"{client.name} saved objects: imported {count} from {path.name}")
 
 
 @click.command()
@@ -187,8 +192,7 @@ def prune(
     dry_run: bool,
 ) -> None:
     """Retention: delete whole daily indices whose day ended more than --older-than ago."""
-    from elasticsearch import Elasticsearch  # noqa: PLC0415
-
+    from kafka_logging.engines.client import connect  # noqa: PLC0415
     from kafka_logging.ops.prune import IndexPattern  # noqa: PLC0415
     from kafka_logging.ops.prune import prune as run_prune  # noqa: PLC0415
 
@@ -199,10 +203,11 @@ def prune(
     try:
         config = _load(config_path, bootstrap_servers, es_url)
         pattern = IndexPattern(config.index.pattern)
-        with Elasticsearch(**config.elasticsearch.client_kwargs()) as es:
+        with connect(config.elasticsearch) as es:
             victims = _es_call(
                 lambda: run_prune(es, pattern, age, datetime.now(UTC), dry_run), config
             )
+            click.echo(f"search engine: {es.engine().name} at {es.url}", err=True)
     except KafkaLoggingError as exc:
         raise click.ClickException(str(exc)) from None
     verb = "would delete" if dry_run else "deleted"
@@ -212,13 +217,13 @@ def prune(
 
 
 def _es_call(call: Callable[[], list[str]], config: IndexerConfig) -> list[str]:
-    from elasticsearch import ApiError, TransportError  # noqa: PLC0415
+    from kafka_logging.engines.client import EngineApiError, EngineUnreachable  # noqa: PLC0415
 
     try:
         return call()
-    except TransportError as exc:
+    except EngineUnreachable as exc:
+        raise click.ClickException(str(exc)) from None
+    except EngineApiError as exc:
         raise click.ClickException(
-            f"cannot reach Elasticsearch at {', '.join(config.elasticsearch.hosts)}: {exc}"
+            f"{', '.join(config.elasticsearch.hosts)} refused: {exc}"
         ) from None
-    except ApiError as exc:
-        raise click.ClickException(f"Elasticsearch refused: {exc}") from None

@@ -1,8 +1,12 @@
-"""Kibana: a data view for the log indices and the saved objects in deploy/kibana/.
+"""Kibana (Elasticsearch) or OpenSearch Dashboards (OpenSearch): an index pattern for the log
+indices and the saved objects in deploy/kibana/.
 
-Kibana cannot run on our build machines, so this is kept small: two documented HTTP APIs
-(`POST /api/data_views/data_view`, `POST /api/saved_objects/_import?overwrite=true`), both
-idempotent. The saved objects reference the data view by its fixed id.
+Neither UI can run on our build machines, so this is kept small: two documented, idempotent
+HTTP APIs each. Kibana: `POST /api/data_views/data_view` (header `kbn-xsrf`) and
+`POST /api/saved_objects/_import?overwrite=true`. OpenSearch Dashboards (a fork of Kibana
+7.10, which predates data views): `POST /api/saved_objects/index-pattern/<id>?overwrite=true`
+and the same import (header `osd-xsrf`). The saved objects are in the 7.10 format both
+import, and reference the data view / index pattern by its fixed id.
 """
 
 from __future__ import annotations
@@ -13,17 +17,24 @@ import urllib.error
 import urllib.request
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kafka_logging.errors import FatalError, RetryableError
+
+if TYPE_CHECKING:
+    from kafka_logging.engines.engine import Engine
 
 DATA_VIEW_ID = "kafka-logging-application-logs"
 
 
 class Kibana:
+    name = "kibana"
+    view_kind = "data view"
+    xsrf_header = "kbn-xsrf"
+
     def __init__(self, url: str, username: str | None = None, password: str | None = None) -> None:
         self.url = url.rstrip("/")
-        self._headers = {"kbn-xsrf": "kafka-logging", "Accept": "application/json"}
+        self._headers = {self.xsrf_header: "kafka-logging", "Accept": "application/json"}
         if username is not None:
             token = base64.b64encode(f"{username}:{password or ''}".encode()).decode()
             self._headers["Authorization"] = f"Basic {token}"
@@ -40,9 +51,9 @@ class Kibana:
                 return json.load(resp)
         except urllib.error.HTTPError as exc:
             detail = exc.read().decode(errors="replace")[:500]
-            raise FatalError(f"Kibana {method} {path} answered {exc.code}: {detail}") from None
+            raise FatalError(f"{self.name} {method} {path} answered {exc.code}: {detail}") from None
         except (urllib.error.URLError, OSError) as exc:
-            raise RetryableError(f"cannot reach Kibana at {self.url}: {exc}") from None
+            raise RetryableError(f"cannot reach {self.name} at {self.url}: {exc}") from None
 
     def ensure_data_view(self, pattern: str) -> str:
         """Create or overwrite the data view for `pattern` with `@timestamp` as time field."""
@@ -80,10 +91,37 @@ class Kibana:
         )
         if not result.get("success", False):
             raise FatalError(
-                f"Kibana refused {ndjson.name}: {json.dumps(result.get('errors'))[:500]}"
+                f"{self.name} refused {ndjson.name}: {json.dumps(result.get('errors'))[:500]}"
             )
         count: int = result.get("successCount", 0)
         return count
+
+
+class Dashboards(Kibana):
+    """OpenSearch Dashboards: index patterns are saved objects; the import API is Kibana's."""
+
+    name = "opensearch dashboards"
+    view_kind = "index pattern"
+    xsrf_header = "osd-xsrf"
+
+    def ensure_data_view(self, pattern: str) -> str:
+        """Create or overwrite the index pattern for `pattern`, time field `@timestamp`."""
+        body = {"attributes": {"title": pattern, "timeFieldName": "@timestamp"}}
+        self._request(
+            "POST",
+            f"/api/saved_objects/index-pattern/{DATA_VIEW_ID}?overwrite=true",
+            json.dumps(body).encode(),
+            "application/json",
+        )
+        return DATA_VIEW_ID
+
+
+def for_engine(
+    engine: Engine, url: str, username: str | None = None, password: str | None = None
+) -> Kibana:
+    """The UI client that goes with `engine`."""
+    cls = Dashboards if engine.is_opensearch else Kibana
+    return cls(url, username, password)
 
 
 def saved_object_files(folder: Path) -> list[Path]:

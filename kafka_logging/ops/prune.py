@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from elasticsearch import Elasticsearch
+    from kafka_logging.engines.client import EngineClient
 
 _FIELDS = {"%Y": r"\d{4}", "%m": r"\d{2}", "%d": r"\d{2}", "%H": r"\d{2}"}
 _PERIOD = {"%H": timedelta(hours=1), "%d": timedelta(days=1), "%m": timedelta(days=31)}
@@ -60,16 +60,17 @@ def expired(
 
 
 def prune(
-    client: Elasticsearch,
+    client: EngineClient,
     pattern: IndexPattern,
     older_than: timedelta,
     now: datetime,
     dry_run: bool,
 ) -> list[str]:
     """Delete (or, with dry_run, only list) the expired indices; their names."""
-    found = client.indices.get(index=pattern.glob(), allow_no_indices=True, expand_wildcards="all")
-    victims = expired(sorted(found), pattern, older_than, now)
+    client.engine()  # an unsupported engine is refused before anything is deleted
+    found = client.index_names(pattern.glob())
+    victims = expired(found, pattern, older_than, now)
     if victims and not dry_run:
         for chunk in range(0, len(victims), 50):  # keep the URL short
-            client.indices.delete(index=",".join(victims[chunk : chunk + 50]))
+            client.delete_indices(victims[chunk : chunk + 50])
     return victims

@@ -41,7 +41,7 @@ DEFAULT_ES_URL = "http://127.0.0.1:9200"
 DEFAULT_BOOTSTRAP = "127.0.0.1:9092"
 
 
-SEARCH_HELP = """Search the logs in Elasticsearch.
+SEARCH_HELP = """Search the logs in Elasticsearch (8.x, 9.x) or OpenSearch (2.x, 3.x).
 
 QUERY is a Lucene query string (words are ANDed; default field `message`), e.g.
 `payment failed`, `"connection reset"`, `error.type:ValueError`, `labels.env:prod AND
@@ -147,8 +147,7 @@ def search(
     es_url: str,
     timeout: float | None,
 ) -> None:
-    from elasticsearch import Elasticsearch  # noqa: PLC0415 - `kafka-logging --help` stays fast
-
+    from kafka_logging.engines.client import EngineClient  # noqa: PLC0415 - --help stays fast
     from kafka_logging.search.es_search import EsSearcher  # noqa: PLC0415
 
     if follow and until is not None:
@@ -164,15 +163,14 @@ def search(
         settings = settings.model_copy(update={"hosts": [es_url]})
     if timeout is not None:
         settings = settings.model_copy(update={"request_timeout": timeout})
-    # One retry for a refused connection; a timeout is not retried (the client's default).
-    kwargs = {"max_retries": 1, **settings.client_kwargs()}
     out = sys.stdout
     renderer = make_renderer(fmt, out, color=use_color(color, out), verbose=verbose)
     url = ", ".join(settings.hosts)
     try:
-        client = Elasticsearch(**kwargs)
-    except (ValueError, TypeError) as exc:
-        raise click.ClickException(f"cannot use Elasticsearch at {url}: {exc}") from None
+        # One retry for a refused connection; a timeout is not retried.
+        client = EngineClient.from_settings(settings, max_retries=1)
+    except (ValueError, TypeError, FatalError) as exc:
+        raise click.ClickException(f"cannot use the search engine at {url}: {exc}") from None
     with client:
         searcher = EsSearcher(client, index, url=url)
         stop = threading.Event()

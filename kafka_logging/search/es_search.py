@@ -1,4 +1,5 @@
-"""Searching Elasticsearch: pages through a point in time with search_after, and --follow.
+"""Searching Elasticsearch or OpenSearch: pages through a point in time with search_after,
+and --follow.
 
 Every client error is translated here into a `SearchError` whose message is one line a user
 can act on: the query Elasticsearch could not parse and why, the index pattern that matches
@@ -18,7 +19,7 @@ from kafka_logging.search.filters import Filters
 from kafka_logging.search.timeparse import utc_now
 
 if TYPE_CHECKING:
-    from elasticsearch import Elasticsearch
+    from kafka_logging.engines.client import EngineApiError, EngineClient
 
 MAX_PAGE = 1000
 _UNAVAILABLE = frozenset({429, 502, 503, 504})
@@ -83,7 +84,7 @@ class EsSearcher:
 
     def __init__(
         self,
-        client: Elasticsearch,
+        client: EngineClient,
         index: str = DEFAULT_INDEX,
         *,
         url: str = "",
@@ -94,64 +95,61 @@ class EsSearcher:
             raise ValueError(f"page_size must be between 1 and 10000, not {page_size}")
         self._client = client
         self._index = index
-        self._url = url or "Elasticsearch"
+        self._url = url or "the search engine"
         self._page_size = page_size
         self._keep_alive = keep_alive
-        from elasticsearch import (  # noqa: PLC0415 - only search pays for elasticsearch
-            ApiError,
-            AuthenticationException,
-            AuthorizationException,
-            BadRequestError,
-            NotFoundError,
-            TransportError,
+        from kafka_logging.engines.client import (  # noqa: PLC0415
+            EngineApiError,
+            EngineUnreachable,
         )
 
-        self._api_error = ApiError
-        self._transport_error = TransportError
-        self._bad_request = BadRequestError
-        self._not_found = NotFoundError
-        self._auth_errors = (AuthenticationException, AuthorizationException)
+        self._api_error = EngineApiError
+        self._transport_error = EngineUnreachable
 
     # -- errors ------------------------------------------------------------------------------
 
-    def _translate(self, exc: Exception, filters: Filters) -> SearchError:  # noqa: PLR0911
+    def _translate(self, exc: Exception, filters: Filters) -> SearchError:
         if isinstance(exc, self._transport_error):
-            return UnreachableError(
-                f"cannot reach Elasticsearch at {self._url}: {_first_line(str(exc.message))}"
-            )
+            return UnreachableError(_first_line(str(exc)))
+        if isinstance(exc, FatalError):  # an unsupported engine, refused credentials
+            return SearchError(_first_line(str(exc)))
         if not isinstance(exc, self._api_error):
-            return SearchError(f"Elasticsearch at {self._url}: {exc}")
-        body = getattr(exc, "body", None)
-        error = body.get("error") if isinstance(body, dict) else None
-        reason = _first_line(_deepest_reason(error) or "")
-        if not reason and isinstance(body, str) and body.strip():
-            reason = _first_line(body)[:200]
-        reason = reason or _first_line(str(exc.message))
-        error_type = error.get("type") if isinstance(error, dict) else None
-        if exc.meta.status in _UNAVAILABLE:
-            return UnreachableError(
-                f"Elasticsearch at {self._url} is unavailable ({exc.meta.status}): {reason}"
-            )
-        if isinstance(exc, self._auth_errors):
+            return SearchError(f"{self._url}: {exc}")
+        return self._translate_api(exc, filters)
+
+    def _translate_api(self, exc: EngineApiError, filters: Filters) -> SearchError:  # noqa: PLR0911
+        error = exc.error
+        reason = _first_line(_deepest_reason(error) or "") or _first_line(exc.reason)
+        status = exc.status
+        if status in _UNAVAILABLE:
+            return UnreachableError(f"{self._url} is unavailable ({status}): {reason}")
+        if status in (401, 403):
             return SearchError(
-                f"Elasticsearch at {self._url} refused the request ({exc.meta.status}): {reason}"
+                f"{self._url} refused the request ({status}): {reason}"
                 " -- check username/password/api_key in the `elasticsearch:` config section"
             )
-        if isinstance(exc, self._not_found) and error_type == "index_not_found_exception":
+        if status == 404 and exc.error_type == "index_not_found_exception":
             return self._no_index()
         if error is None:
-            # Not an Elasticsearch error body: a proxy or another server on that address.
+            # Not a search engine's error body: a proxy or another server on that address.
             detail = f" ({reason})" if reason not in ("", "None") else ""
             return SearchError(
-                f"{self._url} answered {exc.meta.status}{detail} -- is it Elasticsearch?"
+                f"{self._url} answered {status}{detail} -- is it Elasticsearch or OpenSearch?"
             )
-        if isinstance(exc, self._bad_request):
+        if status == 400:
             if filters.query:
                 return SearchError(
-                    f"Elasticsearch cannot run the query {filters.query!r}: {reason}{QUERY_HINT}"
+                    f"{self._engine_name()} cannot run the query {filters.query!r}: "
+                    f"{reason}{QUERY_HINT}"
                 )
-            return SearchError(f"Elasticsearch rejected the search: {reason}")
-        return SearchError(f"Elasticsearch at {self._url} answered {exc.meta.status}: {reason}")
+            return SearchError(f"{self._engine_name()} rejected the search: {reason}")
+        return SearchError(f"{self._url} answered {status}: {reason}")
+
+    def _engine_name(self) -> str:
+        try:
+            return self._client.engine().product_name
+        except Exception:  # noqa: BLE001 - only for a message
+            return "the search engine"
 
     def _check_shards(self, page: Any, filters: Filters) -> None:
         """A 200 answer can still carry shard failures (e.g. a query that does not parse on
@@ -163,11 +161,12 @@ class EsSearcher:
         failures = shards.get("failures") or [{}]
         reason = _first_line(_deepest_reason(failures[0].get("reason")) or "unknown reason")
         if filters.query and failures[0].get("reason", {}).get("type") in _QUERY_FAILURES:
+            name = self._engine_name()
             raise SearchError(
-                f"Elasticsearch cannot run the query {filters.query!r}: {reason}{QUERY_HINT}"
+                f"{name} cannot run the query {filters.query!r}: {reason}{QUERY_HINT}"
             )
         raise SearchError(
-            f"Elasticsearch at {self._url} failed on {failed} of {shards.get('total', '?')}"
+            f"{self._url} failed on {failed} of {shards.get('total', '?')}"
             f" shards of {self._index}: {reason}"
         )
 
@@ -194,34 +193,36 @@ class EsSearcher:
         """
         query = filters.es_query(since)
         order = "desc" if newest_first else "asc"
-        sort = [{"@timestamp": {"order": order, "unmapped_type": "date"}}]
         try:
-            opened = self._client.open_point_in_time(
-                index=self._index, keep_alive=self._keep_alive, ignore_unavailable=True
-            )
-        except (self._api_error, self._transport_error) as exc:
+            engine = self._client.engine()
+        except (self._api_error, self._transport_error, FatalError) as exc:
             raise self._translate(exc, filters) from None
-        pit_id: str = opened["id"]
-        try:
-            if opened.get("_shards", {}).get("total", 1) == 0:
+        sort: list[dict[str, Any]] = [
+            {"@timestamp": {"order": order, "unmapped_type": "date"}},
+            *engine.tiebreaker,
+        ]
+        pit_id: str | None = None
+        if engine.pit_style != "none":
+            pit_id = self._open(filters)
+            if pit_id is None:
                 raise self._no_index()
+        try:
             remaining = limit
             search_after: list[Any] | None = None
             while remaining is None or remaining > 0:
                 size = self._page_size if remaining is None else min(self._page_size, remaining)
+                body = self._page_body(query, sort, size, with_source, search_after, pit_id)
                 try:
                     page = self._client.search(
-                        pit={"id": pit_id, "keep_alive": self._keep_alive},
-                        query=query,
-                        sort=sort,
-                        size=size,
-                        search_after=search_after,
-                        track_total_hits=False,
-                        source=with_source,
+                        None if pit_id is not None else self._index,
+                        body,
+                        params=None if pit_id is not None else {"ignore_unavailable": "true"},
                     )
                 except (self._api_error, self._transport_error) as exc:
                     raise self._translate(exc, filters) from None
                 pit_id = page.get("pit_id", pit_id)
+                if pit_id is None and page.get("_shards", {}).get("total", 1) == 0:
+                    raise self._no_index()
                 self._check_shards(page, filters)
                 found = page["hits"]["hits"]
                 for raw in found:
@@ -232,12 +233,51 @@ class EsSearcher:
                     return
                 search_after = found[-1]["sort"]
         finally:
+            if pit_id is not None:
+                self._close(pit_id)
+
+    def _page_body(
+        self,
+        query: dict[str, Any],
+        sort: list[dict[str, Any]],
+        size: int,
+        with_source: bool,
+        search_after: list[Any] | None,
+        pit_id: str | None,
+    ) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "query": query,
+            "sort": sort,
+            "size": size,
+            "track_total_hits": False,
+            "_source": with_source,
+        }
+        if search_after is not None:
+            body["search_after"] = search_after
+        if pit_id is not None:
+            body["pit"] = {"id": pit_id, "keep_alive": self._keep_alive}
+        return body
+
+    def _open(self, filters: Filters) -> str | None:
+        """A point in time on the index pattern; None when the pattern matches no index."""
+        try:
+            pit_id, opened = self._client.open_point_in_time(self._index, self._keep_alive)
+        except self._api_error as exc:
+            # OpenSearch refuses a point in time over no index with a 400 (`invalid id`).
+            if exc.status == 400 and not self._client.index_names(self._index):
+                return None
+            raise self._translate(exc, filters) from None
+        except self._transport_error as exc:
+            raise self._translate(exc, filters) from None
+        if opened.get("_shards", {}).get("total", 1) == 0:
             self._close(pit_id)
+            return None
+        return pit_id
 
     def _close(self, pit_id: str) -> None:
         # A point in time expires by itself after keep_alive; closing early is a courtesy.
         with contextlib.suppress(self._api_error, self._transport_error):
-            self._client.close_point_in_time(id=pit_id)
+            self._client.close_point_in_time(pit_id)
 
     def search(
         self, filters: Filters, limit: int | None, *, newest_first: bool = True
@@ -301,7 +341,7 @@ class EsSearcher:
                 notice(
                     f"indices matching {self._index} exist now; following"
                     if isinstance(problem, NoIndexError)
-                    else "Elasticsearch answers again; following"
+                    else f"{self._url} answers again; following"
                 )
                 problem = None
             newest = _remember(seen, fresh, newest)
@@ -327,7 +367,7 @@ class EsSearcher:
         for start in range(0, len(new), self._page_size):
             chunk = new[start : start + self._page_size]
             try:
-                answer = self._client.mget(docs=[{"_index": h.index, "_id": h.id} for h in chunk])
+                answer = self._client.mget([{"_index": h.index, "_id": h.id} for h in chunk])
             except (self._api_error, self._transport_error) as exc:
                 raise self._translate(exc, filters) from None
             for doc in answer["docs"]:

@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 import click
 
 from kafka_logging.stack import manager
+from kafka_logging.stack.engines import DEFAULT_SEARCH_ENGINE, parse_engine
 from kafka_logging.stack.errors import StackError
 from kafka_logging.stack.settings import (
     CACHE_ENV,
@@ -56,7 +57,8 @@ def _progress(start: float) -> Callable[[str], None]:
 
 @click.group()
 def stack() -> None:
-    """A local Kafka broker and Elasticsearch node, fetched from Maven Central."""
+    """A local Kafka broker and a search engine node (Elasticsearch or OpenSearch), fetched
+    from Maven Central."""
 
 
 @stack.command()
@@ -81,6 +83,15 @@ def stack() -> None:
     help="Kafka brokers (KRaft, each also a controller). 3 gives replication 3, "
     "min.insync.replicas 2; node N listens on kafka-port + 2(N-1).",
 )
+@click.option(
+    "--search-engine",
+    default=DEFAULT_SEARCH_ENGINE,
+    show_default=True,
+    envvar="KAFKA_LOGGING_SEARCH_ENGINE",
+    help="The search engine to run, PRODUCT:VERSION: elasticsearch:9.2.0, "
+    "elasticsearch:8.19.21, opensearch:2.19.1, opensearch:3.x (Maven Central integ-test-zips) "
+    "[env KAFKA_LOGGING_SEARCH_ENGINE].",
+)
 def up(
     cache_dir: Path | None,
     data_dir: Path | None,
@@ -92,8 +103,13 @@ def up(
     kafka_heap: str,
     kafka_nodes: int,
     secure: bool,
+    search_engine: str,
 ) -> None:
-    """Fetch (first run only), start and wait until Kafka and Elasticsearch are healthy."""
+    """Fetch (first run only), start and wait until Kafka and the search engine are healthy."""
+    try:
+        dist = parse_engine(search_engine)
+    except StackError as exc:
+        raise click.BadParameter(str(exc), param_hint="--search-engine") from None
     settings = _settings(
         cache_dir,
         data_dir,
@@ -105,6 +121,7 @@ def up(
         kafka_heap=kafka_heap,
         kafka_nodes=kafka_nodes,
         secure=secure,
+        search_engine=dist.spec,
     )
     start = time.monotonic()
     try:
@@ -113,7 +130,7 @@ def up(
         raise click.ClickException(str(exc)) from None
     click.echo(
         f"Stack is up after {time.monotonic() - start:.1f}s: "
-        f"Kafka {settings.kafka_bootstrap}, Elasticsearch {settings.es_url}",
+        f"Kafka {settings.kafka_bootstrap}, {dist.title} {settings.es_url}",
         err=True,
     )
 
@@ -145,7 +162,10 @@ def status(cache_dir: Path | None, data_dir: Path | None, as_json: bool) -> None
             if not item["running"] and "version" not in item:
                 click.echo(f"{name}: not running")
                 continue
-            click.echo(f"{name} {item['version']}: {item['health']}")
+            title = (
+                f"{name} ({item['engine']})" if "engine" in item else f"{name} {item['version']}"
+            )
+            click.echo(f"{title}: {item['health']}")
             keys: tuple[str, ...] = ("pids", "port", "node_id", "data", "log", "java")
             keys = (*keys, "bootstrap", "url", "user", "secure_bootstrap", "sasl", "auth", "ca")
             for key in (*keys, "cluster"):

@@ -8,8 +8,12 @@ import tempfile
 from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from kafka_logging.stack.errors import StackError
+
+if TYPE_CHECKING:
+    from kafka_logging.stack.engines import Distribution
 
 Progress = Callable[[str], None]
 
@@ -90,6 +94,27 @@ def ensure_elasticsearch_zip(cache_dir: Path, version: str, progress: Progress) 
             f"Elasticsearch {version}",
         )
         downloaded = Path(tmp) / f"elasticsearch-{version}.zip"
+        if not downloaded.is_file():
+            raise StackError(f"mvn ran but {downloaded.name} did not appear")
+        downloaded.rename(target)
+    progress(f"  {target} ({target.stat().st_size // 2**20} MiB)")
+    return target
+
+
+def ensure_engine_zip(cache_dir: Path, dist: Distribution, progress: Progress) -> Path:
+    """The zip of a search engine distribution (stack/engines.py), downloaded on first use."""
+    target = cache_dir / dist.zip_name
+    if target.is_file():
+        return target
+    progress(f"Fetching {dist.title} from Maven Central (first run only, 50-110 MB)...")
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=cache_dir, prefix=".engine-") as tmp:
+        _run_mvn(
+            ["dependency:copy", f"-Dartifact={dist.artifact}", f"-DoutputDirectory={tmp}"],
+            Path(tmp),
+            dist.title,
+        )
+        downloaded = Path(tmp) / dist.zip_name
         if not downloaded.is_file():
             raise StackError(f"mvn ran but {downloaded.name} did not appear")
         downloaded.rename(target)

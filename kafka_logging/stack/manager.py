@@ -19,8 +19,6 @@ from kafka_logging.stack.errors import StackError
 from kafka_logging.stack.fetch import Progress
 from kafka_logging.stack.java import Jdk, find_jdk
 from kafka_logging.stack.settings import (
-    ELASTICSEARCH_MIN_JAVA,
-    ELASTICSEARCH_VERSION,
     KAFKA_MIN_JAVA,
     KAFKA_VERSION,
     StackSettings,
@@ -106,6 +104,12 @@ def up(
         for name in settings.service_names() if only is None else only:
             entry = state.get(name)
             if entry is not None and entry.alive():
+                wanted = settings.distribution.title
+                if not is_kafka(name) and entry.extra.get("engine", wanted) != wanted:
+                    raise StackError(
+                        f"{name} slot already runs {entry.extra.get('engine')}, not {wanted}; "
+                        "`kafka-logging stack down` first to switch search engines."
+                    )
                 if ("ca" in entry.extra) != settings.secure:
                     mode = "secure" if "ca" in entry.extra else "plain"
                     raise StackError(
@@ -136,7 +140,8 @@ def _start(
     def jdk(name: str) -> Jdk:
         if is_kafka(name):
             return find_jdk(KAFKA_MIN_JAVA, f"Kafka {KAFKA_VERSION}")
-        return find_jdk(ELASTICSEARCH_MIN_JAVA, f"Elasticsearch {ELASTICSEARCH_VERSION}")
+        dist = settings.distribution
+        return find_jdk(dist.min_java, dist.title)
 
     chosen = {name: jdk(name) for name in names}  # fail on a missing JDK before downloading
     launches = [

@@ -20,7 +20,6 @@ from kafka_logging.stack import fetch, security
 from kafka_logging.stack.errors import StackError
 from kafka_logging.stack.java import Jdk
 from kafka_logging.stack.settings import (
-    ELASTICSEARCH_VERSION,
     ES_USER,
     KAFKA_VERSION,
     StackSettings,
@@ -217,20 +216,29 @@ def _can_reach(user: str, path: Path) -> bool:
 
 
 def prepare_elasticsearch(settings: StackSettings, jdk: Jdk, progress: fetch.Progress) -> Launch:
-    archive = fetch.ensure_elasticsearch_zip(settings.cache_dir, ELASTICSEARCH_VERSION, progress)
+    """The search engine of the stack: Elasticsearch or OpenSearch (settings.search_engine)."""
+    dist = settings.distribution
+    if settings.secure and dist.product != "elasticsearch":
+        raise StackError(
+            f"--secure is for Elasticsearch only; {dist.title}'s integ-test-zip has no "
+            "security plugin"
+        )
+    archive = fetch.ensure_engine_zip(settings.cache_dir, dist, progress)
     base = settings.es_dir
-    home = base / f"elasticsearch-{ELASTICSEARCH_VERSION}"
+    home = base / dist.home_name
     if not (home / ".unpacked").is_file():
-        progress(f"Unpacking Elasticsearch {ELASTICSEARCH_VERSION}...")
+        progress(f"Unpacking {dist.title}...")
         shutil.rmtree(home, ignore_errors=True)
         fetch.unzip(archive, base)
         (home / ".unpacked").write_text("ok\n")
-    data, logs = base / "data", base / "logs"
+    # Data of one engine cannot be read by another: each keeps its own (the default as before).
+    data = base / ("data" if dist.is_default else f"data-{dist.product}-{dist.version}")
+    logs = base / "logs"
     data.mkdir(parents=True, exist_ok=True)
     logs.mkdir(parents=True, exist_ok=True)
     _render(
-        "elasticsearch.yml",
-        home / "config" / "elasticsearch.yml",
+        "elasticsearch.yml" if dist.product == "elasticsearch" else "opensearch.yml",
+        home / "config" / dist.config_file,
         data_dir=data,
         logs_dir=logs,
         port=settings.es_port,
@@ -243,16 +251,16 @@ def prepare_elasticsearch(settings: StackSettings, jdk: Jdk, progress: fetch.Pro
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "LANG": "C.UTF-8",
         "HOME": str(base),
-        "ES_JAVA_HOME": str(java_home),
-        "ES_JAVA_OPTS": f"-Xms{settings.es_heap} -Xmx{settings.es_heap}",
+        dist.java_home_var: str(java_home),
+        dist.java_opts_var: f"-Xms{settings.es_heap} -Xmx{settings.es_heap}",
     }
-    es_extra: dict[str, str] = {"url": settings.es_url}
+    es_extra: dict[str, str] = {"url": settings.es_url, "engine": dist.title}
     if settings.secure:
         es_extra.update(_secure_elasticsearch(settings, home, env, user))
-    argv = [str(home / "bin" / "elasticsearch"), "-p", str(base / "elasticsearch.pid")]
+    argv = [str(home / "bin" / dist.product), "-p", str(base / f"{dist.product}.pid")]
     if user is not None:
         subprocess.run(["chown", "-R", f"{user}:", str(base)], check=True)
-        if not _can_reach(user, home / "bin" / "elasticsearch"):
+        if not _can_reach(user, home / "bin" / dist.product):
             raise StackError(
                 f"Elasticsearch runs as the user {user}, who cannot read {base}: a parent folder "
                 f"is closed to other users. Choose a data directory outside it "
@@ -263,7 +271,7 @@ def prepare_elasticsearch(settings: StackSettings, jdk: Jdk, progress: fetch.Pro
             if not copy.is_dir():
                 progress(f"Copying JDK {jdk.version} where {user} can read it...")
                 shutil.copytree(jdk.home, copy, symlinks=True)
-            env["ES_JAVA_HOME"] = str(copy)
+            env[dist.java_home_var] = str(copy)
         argv = ["runuser", "-u", user, "--", "env", *(f"{k}={v}" for k, v in env.items()), *argv]
     return Launch(
         name="elasticsearch",
@@ -271,11 +279,11 @@ def prepare_elasticsearch(settings: StackSettings, jdk: Jdk, progress: fetch.Pro
         env=env,
         cwd=base,
         log=base / "elasticsearch.out",
-        marker=str(home / "bin" / "elasticsearch"),
+        marker=str(home / "bin" / dist.product),
         port=settings.es_port,
-        version=ELASTICSEARCH_VERSION,
+        version=dist.version,
         data=data,
-        java=f"{jdk.version} ({env['ES_JAVA_HOME']})",
+        java=f"{jdk.version} ({env[dist.java_home_var]})",
         extra={**es_extra, "user": user or pwd.getpwuid(os.geteuid()).pw_name},
     )
 

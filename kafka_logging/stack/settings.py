@@ -5,6 +5,10 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from kafka_logging.stack.engines import Distribution
 
 KAFKA_VERSION = "4.1.2"
 ELASTICSEARCH_VERSION = "9.2.0"
@@ -49,6 +53,14 @@ class StackSettings:
     es_start_timeout: float = 180.0
     kafka_nodes: int = 1
     secure: bool = False  # SASL_SSL (SCRAM-SHA-512) listeners; Elasticsearch on HTTPS + auth
+    # The search engine in the "elasticsearch" slot: PRODUCT:VERSION (see stack/engines.py).
+    search_engine: str = "elasticsearch:9.2.0"
+
+    @property
+    def distribution(self) -> Distribution:
+        from kafka_logging.stack.engines import parse_engine  # noqa: PLC0415
+
+        return parse_engine(self.search_engine)
 
     def kafka_node_names(self) -> list[str]:
         """'kafka' is node 1; a cluster adds 'kafka-2', 'kafka-3', ..."""

@@ -24,12 +24,12 @@ import pytest
 import yaml
 from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient
-from elasticsearch import ApiError, Elasticsearch
 from kafka_support import create_topic, read_topic
 
 from indexer.config import IndexerConfig
 from indexer.consumer import Indexer
 from kafka_logging import config as shared
+from kafka_logging.engines.client import EngineApiError, EngineClient
 from kafka_logging.wire.record import Encoding, encode_json, headers_for, random_event_id
 
 VENV_BIN = Path(sys.executable).parent
@@ -133,27 +133,20 @@ class Setup:
         path.write_text(yaml.safe_dump(self.config(**sections).model_dump(mode="json")))
         return path
 
-    def es(self) -> Elasticsearch:
-        return Elasticsearch(self.es_url, request_timeout=30)
+    def es(self) -> EngineClient:
+        # Retries 429/502/503/504 (a fresh index answers 503 until its shard is started).
+        return EngineClient([self.es_url], request_timeout=30, max_retries=5)
 
     def count(self) -> int:
         with self.es() as es:
-            es.indices.refresh(index=f"{self.index}-*", allow_no_indices=True)
-            return int(es.count(index=f"{self.index}-*", allow_no_indices=True)["count"])
+            es.refresh(f"{self.index}-*")
+            return es.count(f"{self.index}-*")
 
     def ids(self) -> list[str]:
         """Every document `_id` in this setup's indices (duplicates would show twice)."""
         with self.es() as es:
-            es.indices.refresh(index=f"{self.index}-*", allow_no_indices=True)
-            found: list[str] = []
-            resp = es.search(
-                index=f"{self.index}-*", size=10_000, source=False, scroll="1m", sort=["_doc"]
-            )
-            while resp["hits"]["hits"]:
-                found.extend(h["_id"] for h in resp["hits"]["hits"])
-                resp = es.scroll(scroll_id=resp["_scroll_id"], scroll="1m")
-            es.clear_scroll(scroll_id=resp["_scroll_id"])
-            return found
+            es.refresh(f"{self.index}-*")
+            return [hit["_id"] for hit in es.scan(f"{self.index}-*")]
 
     def wait_count(self, expected: int, timeout: float = 60) -> int:
         """The document count once it reached `expected` (or at the timeout)."""
@@ -169,8 +162,8 @@ class Setup:
         """count(), or 0 while a just-created index has no active shard yet (a 503)."""
         try:
             return self.count()
-        except ApiError as exc:
-            if exc.meta.status != 503:
+        except EngineApiError as exc:
+            if exc.status != 503:
                 raise
             return 0
 
@@ -187,8 +180,8 @@ def setup(kafka_bootstrap: str, es_url: str, index: str) -> Iterator[Setup]:
     for fut in admin.delete_topics([s.topic, s.dlq]).values():
         with contextlib.suppress(Exception):
             fut.result(30)
-    with Elasticsearch(es_url) as es:
-        es.options(ignore_status=404).indices.delete_index_template(name=f"{index}-template")
+    with s.es() as es:
+        es.delete_index_template(f"{index}-template")
 
 
 class Running:

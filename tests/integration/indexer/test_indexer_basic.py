@@ -38,7 +38,7 @@ def test_records_land_in_the_daily_index_of_their_own_timestamp(
     assert setup.wait_count(2) == 2
     running.stop()
     with setup.es() as es:
-        names = sorted(es.indices.get(index=f"{setup.index}-*"))
+        names = es.index_names(f"{setup.index}-*")
     assert names == [f"{setup.index}-{d:%Y.%m.%d}" for d in (old, new)]
 
 
@@ -86,9 +86,11 @@ def test_the_template_maps_ecs_fields(
     assert setup.wait_count(1) == 1
     running.stop()
     with setup.es() as es:
-        (name,) = es.indices.get(index=f"{setup.index}-*")
-        props: dict[str, Any] = es.indices.get_mapping(index=name)[name]["mappings"]["properties"]
-        settings = es.indices.get_settings(index=name)[name]["settings"]["index"]
+        (name,) = es.index_names(f"{setup.index}-*")
+        props: dict[str, Any] = es.request("GET", f"/{name}/_mapping")[name]["mappings"][
+            "properties"
+        ]
+        settings = es.request("GET", f"/{name}/_settings")[name]["settings"]["index"]
     assert props["@timestamp"]["type"] == "date"
     assert props["event"]["properties"]["id"]["type"] == "keyword"
     assert props["log"]["properties"]["level"]["type"] == "keyword"
@@ -146,7 +148,7 @@ def test_avro_encodings_are_decoded_by_their_header(
     assert setup.wait_count(3) == 3
     running.stop()
     with setup.es() as es:
-        hits = es.search(index=f"{setup.index}-*", size=10)["hits"]["hits"]
+        hits = es.search(f"{setup.index}-*", {"size": 10})["hits"]["hits"]
     by_id = {h["_id"]: h["_source"] for h in hits}
     for record in records:
         source = by_id[record["event"]["id"]]

@@ -42,7 +42,7 @@ def test_handler_avro_through_the_registry_is_indexed(
     running.stop()
     assert running.indexer.metrics.dead_lettered.labels("decode")._value.get() == 0
     with setup.es() as es:
-        hits = es.search(index=f"{setup.index}-*", size=20, sort=["order.id"])["hits"]["hits"]
+        hits = es.search(f"{setup.index}-*", {"size": 20, "sort": ["order.id"]})["hits"]["hits"]
     first = hits[0]["_source"]
     assert first["message"] == "registered 0"
     assert first["log"]["level"] == "warning"

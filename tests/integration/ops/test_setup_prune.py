@@ -11,13 +11,15 @@ import pytest
 import yaml
 from click.testing import CliRunner
 from confluent_kafka.admin import AdminClient
-from elasticsearch import Elasticsearch
 
 from kafka_logging.cli import main
+from kafka_logging.engines.client import EngineClient
 
 
 @pytest.fixture
-def indexer_config(tmp_path: Path, kafka_bootstrap: str, es_url: str, index: str) -> Iterator[dict]:
+def indexer_config(
+    tmp_path: Path, kafka_bootstrap: str, es_url: str, index: str, engine_client: EngineClient
+) -> Iterator[dict]:
     """An indexer config naming topics, template and index pattern of this test only."""
     suffix = uuid.uuid4().hex[:8]
     config = {
@@ -34,14 +36,14 @@ def indexer_config(tmp_path: Path, kafka_bootstrap: str, es_url: str, index: str
     admin = AdminClient({"bootstrap.servers": kafka_bootstrap})
     for future in admin.delete_topics([f"logs-{suffix}", f"logs-{suffix}.dlq"]).values():
         future.result(30)
-    with Elasticsearch(es_url) as es:
-        es.options(ignore_status=404).indices.delete_index_template(name=f"tpl-{suffix}")
+    engine_client.delete_index_template(f"tpl-{suffix}")
 
 
 def test_setup_creates_topics_and_template_then_reports_them_unchanged(
-    indexer_config: dict, kafka_bootstrap: str, es_url: str
+    indexer_config: dict, kafka_bootstrap: str, engine_client: EngineClient
 ) -> None:
-    """First run creates both topics and the template; the second run finds everything in place."""
+    """First run creates both topics and the template (naming the engine it found); the
+    second run finds everything in place."""
     runner = CliRunner()
     args = ["setup", "--config", indexer_config["path"], "--partitions", "2"]
     first = runner.invoke(main, args)
@@ -51,8 +53,8 @@ def test_setup_creates_topics_and_template_then_reports_them_unchanged(
     meta = AdminClient({"bootstrap.servers": kafka_bootstrap}).list_topics(timeout=10)
     assert len(meta.topics[topic].partitions) == 2
     assert indexer_config["dlq"]["topic"] in meta.topics
-    with Elasticsearch(es_url) as es:
-        templates = es.indices.get_index_template(name=indexer_config["index"]["template_name"])
+    assert f"search engine: {engine_client.engine().name} at " in first.output
+    templates = engine_client.get_index_template(indexer_config["index"]["template_name"])
     patterns = templates["index_templates"][0]["index_template"]["index_patterns"]
     assert patterns == [indexer_config["index"]["pattern"].replace("%Y.%m.%d", "*")]
 
@@ -90,27 +92,28 @@ def test_setup_with_kafka_down_is_a_clear_error(tmp_path: Path, es_url: str) -> 
     assert "Traceback" not in result.output
 
 
-def test_prune_deletes_only_expired_daily_indices(index: str, es_url: str, tmp_path: Path) -> None:
+def test_prune_deletes_only_expired_daily_indices(
+    index: str, es_url: str, tmp_path: Path, engine_client: EngineClient
+) -> None:
     """Old daily indices go, today's stays, and --dry-run deletes nothing."""
     today = datetime.now(UTC)
     old = [f"{index}-{(today - timedelta(days=d)).strftime('%Y.%m.%d')}" for d in (40, 35)]
     keep = f"{index}-{today.strftime('%Y.%m.%d')}"
     config = tmp_path / "indexer.yaml"
     config.write_text(yaml.safe_dump({"index": {"pattern": f"{index}-%Y.%m.%d"}}))
-    with Elasticsearch(es_url) as es:
-        for name in [*old, keep]:
-            es.indices.create(index=name, settings={"number_of_replicas": 0})
-        runner = CliRunner()
-        base = ["prune", "--config", str(config), "--elasticsearch", es_url, "--older-than", "30d"]
-        dry = runner.invoke(main, [*base, "--dry-run"])
-        assert dry.exit_code == 0, dry.output
-        assert all(f"would delete {n}" in dry.output for n in old)
-        assert es.indices.exists(index=old[0])
-        real = runner.invoke(main, base)
-        assert real.exit_code == 0, real.output
-        assert not es.indices.exists(index=",".join(old), allow_no_indices=True)
-        assert es.indices.exists(index=keep)
-        assert f"deleted {keep}" not in real.output
+    es = engine_client
+    for name in [*old, keep]:
+        es.create_index(name, {"settings": {"number_of_replicas": 0}})
+    runner = CliRunner()
+    base = ["prune", "--config", str(config), "--elasticsearch", es_url, "--older-than", "30d"]
+    dry = runner.invoke(main, [*base, "--dry-run"])
+    assert dry.exit_code == 0, dry.output
+    assert all(f"would delete {n}" in dry.output for n in old)
+    assert es.exists(old[0])
+    real = runner.invoke(main, base)
+    assert real.exit_code == 0, real.output
+    assert es.index_names(f"{index}-*") == [keep]
+    assert f"deleted {keep}" not in real.output
 
 
 def test_prune_rejects_a_bad_age() -> None:

@@ -1,4 +1,5 @@
-"""Fixtures of the search/tail integration tests: a corpus in real Elasticsearch, processes."""
+"""Fixtures of the search/tail integration tests: a corpus in the real search engine,
+processes."""
 
 from __future__ import annotations
 
@@ -11,40 +12,29 @@ from typing import Any
 import pytest
 from search_helpers import (
     KAFKA_LOGGING,
-    MAPPING,
     Corpus,
     Lines,
     Running,
     build_records,
+    create_index,
     daily,
+    index_docs,
 )
 
 
 @pytest.fixture(scope="module")
-def corpus(es_url: str) -> Iterator[Corpus]:
+def corpus(engine_client: Any) -> Iterator[Corpus]:
     """Records of every kind (info pages, warning/WARNING/warn, debug, error with stack trace
     and extra fields, critical, a 3-day-old one) bulk-indexed into daily indices, refreshed."""
-    from elasticsearch import Elasticsearch, helpers
-
     now = datetime.now(UTC).replace(microsecond=0)
     data = Corpus(prefix=f"test-search-corpus-{uuid.uuid4().hex[:8]}", now=now)
     data.records = build_records(now)
-    with Elasticsearch(es_url, request_timeout=60) as es:
-        for name in {
-            daily(data.prefix, datetime.fromisoformat(r["@timestamp"])) for r in data.records
-        }:
-            es.indices.create(index=name, mappings=MAPPING, settings={"number_of_replicas": 0})
-        actions = [
-            {
-                "_index": daily(data.prefix, datetime.fromisoformat(r["@timestamp"])),
-                "_id": r["event"]["id"],
-                "_source": r,
-            }
-            for r in data.records
-        ]
-        helpers.bulk(es, actions, refresh="wait_for")
-        yield data
-        es.indices.delete(index=f"{data.prefix}-*", ignore_unavailable=True, allow_no_indices=True)
+    docs = [(daily(data.prefix, datetime.fromisoformat(r["@timestamp"])), r) for r in data.records]
+    for name in {name for name, _ in docs}:
+        create_index(engine_client, name)
+    index_docs(engine_client, docs)
+    yield data
+    engine_client.delete_matching(f"{data.prefix}-*")
 
 
 @pytest.fixture

@@ -178,3 +178,25 @@ class Running:
     def stop(self) -> int:
         self.process.terminate()
         return self.process.wait(timeout=30)
+
+
+def index_docs(client: Any, docs: list[tuple[str, dict[str, Any]]]) -> None:
+    """Index (index name, record) pairs with `_id` = event.id, searchable when it returns.
+    `client` is a kafka_logging.engines.client.EngineClient (every engine)."""
+    import orjson
+
+    lines = b"".join(
+        orjson.dumps({"index": {"_index": name, "_id": record["event"]["id"]}})
+        + b"\n"
+        + orjson.dumps(record)
+        + b"\n"
+        for name, record in docs
+    )
+    answer = client.request(
+        "POST", "/_bulk", params={"refresh": "wait_for"}, body=lines, ndjson=True
+    )
+    assert answer["errors"] is False, answer
+
+
+def create_index(client: Any, name: str) -> None:
+    client.create_index(name, {"mappings": MAPPING, "settings": {"number_of_replicas": 0}})

@@ -14,7 +14,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from search_helpers import KAFKA_LOGGING, MAPPING, STACK, daily, make_record
+from search_helpers import (
+    KAFKA_LOGGING,
+    STACK,
+    create_index,
+    daily,
+    index_docs,
+    make_record,
+)
 
 from kafka_logging.wire.record import Encoding, encode_json, headers_for
 
@@ -41,35 +48,31 @@ def as_message(record: dict[str, Any]) -> tuple[bytes, list[tuple[str, bytes]]]:
 
 
 def test_follow_prints_records_indexed_after_it_started(
-    es_url: str, index: str, spawn: Any
+    es_url: str, index: str, spawn: Any, engine_client: Any
 ) -> None:
     """--follow prints the backlog oldest first, then each new match once -- also two new
     records with the same timestamp -- and skips new records its filters exclude."""
-    from elasticsearch import Elasticsearch
-
     now = datetime.now(UTC)
     name = daily(index, now)
-    with Elasticsearch(es_url) as es:
-        es.indices.create(index=name, mappings=MAPPING, settings={"number_of_replicas": 0})
-        for seconds in (20, 10):
-            record = make_record(now - timedelta(seconds=seconds), f"before {seconds}")
-            es.index(index=name, id=record["event"]["id"], document=record, refresh=True)
-        follow = spawn(
-            "search", "--follow", "--interval", "0.3", "--format", "ndjson",
-            "--elasticsearch", es_url, "--index", f"{index}-*", "--service", "checkout",
-        )  # fmt: skip
-        backlog = [json.loads(follow.out.next())["message"] for _ in range(2)]
-        assert backlog == ["before 20", "before 10"]
-        stamp = datetime.now(UTC)
-        new = [make_record(stamp, f"new {i}") for i in range(2)]
-        other = make_record(stamp, "other service", service="billing")
-        for record in [*new, other]:
-            es.index(index=name, id=record["event"]["id"], document=record, refresh=True)
-        got = sorted(json.loads(follow.out.next())["message"] for _ in range(2))
-        assert got == ["new 0", "new 1"]
-        late = make_record(datetime.now(UTC), "last")
-        es.index(index=name, id=late["event"]["id"], document=late, refresh=True)
-        assert json.loads(follow.out.next())["message"] == "last"  # not a repeat, not "other"
+    es = engine_client
+    create_index(es, name)
+    for seconds in (20, 10):
+        index_docs(es, [(name, make_record(now - timedelta(seconds=seconds), f"before {seconds}"))])
+    follow = spawn(
+        "search", "--follow", "--interval", "0.3", "--format", "ndjson",
+        "--elasticsearch", es_url, "--index", f"{index}-*", "--service", "checkout",
+    )  # fmt: skip
+    backlog = [json.loads(follow.out.next())["message"] for _ in range(2)]
+    assert backlog == ["before 20", "before 10"]
+    stamp = datetime.now(UTC)
+    new = [make_record(stamp, f"new {i}") for i in range(2)]
+    other = make_record(stamp, "other service", service="billing")
+    for record in [*new, other]:
+        index_docs(es, [(name, record)])
+    got = sorted(json.loads(follow.out.next())["message"] for _ in range(2))
+    assert got == ["new 0", "new 1"]
+    index_docs(es, [(name, make_record(datetime.now(UTC), "last"))])
+    assert json.loads(follow.out.next())["message"] == "last"  # not a repeat, not "other"
     assert follow.stop() == INTERRUPTED
 
 
@@ -322,30 +325,31 @@ def test_tail_json_array_is_complete_after_sigterm(
 def test_follow_rides_out_an_elasticsearch_restart(make_service: Any, spawn: Any) -> None:
     """A private node stops under `search --follow`: it says so on stderr and keeps polling;
     once the node is back, new records appear (none twice)."""
-    from elasticsearch import Elasticsearch
+    from kafka_logging.engines.client import EngineClient
 
     node = make_service("elasticsearch")
     now = datetime.now(UTC)
     name = daily("follow-restart", now)
-    with Elasticsearch(node.address, request_timeout=60) as es:
-        es.indices.create(index=name, mappings=MAPPING, settings={"number_of_replicas": 0})
-        first = make_record(now, "before")
-        es.index(index=name, id=first["event"]["id"], document=first, refresh=True)
+    with EngineClient([node.address], request_timeout=60) as es:
+        create_index(es, name)
+        index_docs(es, [(name, make_record(now, "before"))])
     follow = spawn(
         "search", "--follow", "--interval", "0.5", "--timeout", "5", "--format", "ndjson",
         "--elasticsearch", node.address, "--index", "follow-restart-*",
     )  # fmt: skip
     assert json.loads(follow.out.next())["message"] == "before"
     node.stop()
-    assert "retrying every 0.5s" in follow.err.until("cannot reach Elasticsearch", timeout=60)
+    assert "retrying every 0.5s" in follow.err.until("cannot reach the search engine", timeout=60)
     node.start()
-    with Elasticsearch(node.address, request_timeout=60) as es:
-        es.cluster.health(index=name, wait_for_status="green", timeout="60s")
-        second = make_record(datetime.now(UTC), "after")
-        es.index(index=name, id=second["event"]["id"], document=second, refresh=True)
+    with EngineClient([node.address], request_timeout=60) as es:
+        es.request(
+            "GET", f"/_cluster/health/{name}", params={"wait_for_status": "green", "timeout": "60s"}
+        )
+        index_docs(es, [(name, make_record(datetime.now(UTC), "after"))])
     assert json.loads(follow.out.next(timeout=90))["message"] == "after"
     assert (
-        follow.err.until("answers again") == "kafka-logging: Elasticsearch answers again; following"
+        follow.err.until("answers again")
+        == f"kafka-logging: {node.address} answers again; following"
     )
     assert follow.stop() == INTERRUPTED
 

@@ -5,10 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from elastic_transport import ApiResponseMeta, ConnectionError, HttpHeaders, NodeConfig
-from elasticsearch import ApiError
 
 from indexer.bulk import BulkSender, Doc, Outcome, action_line, classify_item, classify_response
+from kafka_logging.engines.client import EngineApiError, EngineUnreachable
 
 
 def doc(offset: int, body: bytes = b'{"message":"x"}') -> Doc:
@@ -33,6 +32,7 @@ def doc(offset: int, body: bytes = b'{"message":"x"}') -> Doc:
         (200, None, Outcome.OK),
         (409, {"type": "version_conflict_engine_exception"}, Outcome.DUPLICATE),
         (429, {"type": "es_rejected_execution_exception"}, Outcome.RETRY),
+        (429, {"type": "rejected_execution_exception"}, Outcome.RETRY),  # OpenSearch's name
         (503, {"type": "unavailable_shards_exception"}, Outcome.RETRY),
         (500, {"type": "whatever"}, Outcome.RETRY),
         (408, {"type": "timeout"}, Outcome.RETRY),
@@ -96,15 +96,8 @@ def test_a_response_with_the_wrong_item_count_retries_everything() -> None:
     assert {o for _, o, _ in outcomes} == {Outcome.RETRY}
 
 
-def _api_error(status: int) -> ApiError:
-    meta = ApiResponseMeta(
-        status=status,
-        http_version="1.1",
-        headers=HttpHeaders(),
-        duration=0.0,
-        node=NodeConfig("http", "127.0.0.1", 9200),
-    )
-    return ApiError(message=f"status {status}", meta=meta, body={})
+def _api_error(status: int) -> EngineApiError:
+    return EngineApiError("POST", "/_bulk", status, {"error": {"type": "x", "reason": "no"}})
 
 
 class FakeClient:
@@ -114,16 +107,12 @@ class FakeClient:
         self.status = status
         self.bodies: list[bytes] = []
 
-    def bulk(self, *, operations: bytes, **_: Any) -> Any:
+    def bulk(self, operations: bytes, **_: Any) -> Any:
         self.bodies.append(operations)
         if b"bad" in operations:
             raise _api_error(self.status)
         lines = operations.count(b"\n") // 2
-
-        class Response:
-            body = {"errors": False, "items": [{"create": {"status": 201}}] * lines}
-
-        return Response()
+        return {"errors": False, "items": [{"create": {"status": 201}}] * lines}
 
 
 @pytest.mark.parametrize("status", [400, 413])
@@ -150,8 +139,8 @@ def test_the_bulk_body_is_ndjson_with_create_actions() -> None:
 
 
 class DownClient:
-    def bulk(self, **_: Any) -> Any:
-        raise ConnectionError("connection refused")
+    def bulk(self, *_: Any, **__: Any) -> Any:
+        raise EngineUnreachable("cannot reach the search engine at x: connection refused")
 
 
 def test_unreachable_elasticsearch_retries_every_item_and_says_so() -> None:
@@ -163,7 +152,7 @@ def test_unreachable_elasticsearch_retries_every_item_and_says_so() -> None:
 
 
 class OverloadedClient:
-    def bulk(self, **_: Any) -> Any:
+    def bulk(self, *_: Any, **__: Any) -> Any:
         raise _api_error(429)
 
 

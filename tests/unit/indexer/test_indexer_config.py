@@ -109,7 +109,7 @@ def test_tls_and_auth_reach_both_clients() -> None:
 def test_the_es_client_does_not_retry_by_itself() -> None:
     """Retries are per item in the indexer; the client's own are off (max_retries=0)."""
     client = es_client(IndexerConfig())
-    assert client._max_retries == 0
+    assert client._transport.max_retries == 0
     client.close()
 
 

@@ -151,11 +151,18 @@ class FakeES:
         self.sent: list[str] = []
         self.lock = threading.Lock()
 
-    def bulk(self, *, operations: bytes, **_: Any) -> Any:
-        from elastic_transport import ConnectionError
+    url = "http://fake:9200"
+
+    def engine(self) -> Any:
+        from kafka_logging.engines.engine import Engine
+
+        return Engine("elasticsearch", "9.2.0")
+
+    def bulk(self, operations: bytes, **_: Any) -> Any:
+        from kafka_logging.engines.client import EngineUnreachable
 
         if self.down:
-            raise ConnectionError("refused")
+            raise EngineUnreachable("cannot reach the search engine at fake: refused")
         lines = operations.split(b"\n")
         items = []
         for action in lines[0:-1:2]:
@@ -164,11 +171,7 @@ class FakeES:
                 self.sent.append(doc_id)
             status, err = self.verdict(doc_id)
             items.append({"create": {"status": status, "error": {"type": err, "reason": "r"}}})
-
-        class Response:
-            body = {"errors": True, "items": items}
-
-        return Response()
+        return {"errors": True, "items": items}
 
 
 def make(

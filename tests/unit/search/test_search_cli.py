@@ -10,11 +10,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import elasticsearch
 import pytest
 from click.testing import CliRunner
 
 from kafka_logging.cli import main
+from kafka_logging.engines import client as engine_client
 from kafka_logging.search import es_search
 
 
@@ -23,12 +23,14 @@ def run(*args: str, env: dict[str, str] | None = None) -> Any:
 
 
 class CapturingEs:
-    """Stands in for elasticsearch.Elasticsearch: records its kwargs, answers nothing."""
+    """Stands in for EngineClient: records the client settings it is built from."""
 
     made: list[dict[str, Any]] = []
 
-    def __init__(self, **kwargs: Any) -> None:
-        CapturingEs.made.append(kwargs)
+    @classmethod
+    def from_settings(cls, settings: Any, **overrides: Any) -> CapturingEs:
+        CapturingEs.made.append({**settings.client_kwargs(), **overrides})
+        return cls()
 
     def __enter__(self) -> CapturingEs:
         return self
@@ -40,7 +42,7 @@ class CapturingEs:
 @pytest.fixture
 def fake_es(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
     CapturingEs.made = []
-    monkeypatch.setattr(elasticsearch, "Elasticsearch", CapturingEs)
+    monkeypatch.setattr(engine_client, "EngineClient", CapturingEs)
 
     def search(self: Any, filters: Any, limit: Any, newest_first: bool = True) -> Iterator[Any]:
         yield {"message": "one", "filters": repr(filters), "limit": limit, "desc": newest_first}
@@ -157,7 +159,7 @@ def test_missing_config_file_is_one_line(tmp_path: Path) -> None:
 
 def test_ctrl_c_exits_130_and_closes_json(monkeypatch: pytest.MonkeyPatch) -> None:
     """Interrupted: exit status 130, no traceback, and the JSON array is still complete."""
-    monkeypatch.setattr(elasticsearch, "Elasticsearch", CapturingEs)
+    monkeypatch.setattr(engine_client, "EngineClient", CapturingEs)
 
     def search(self: Any, *args: Any, **kwargs: Any) -> Iterator[Any]:
         yield {"message": "one"}
@@ -171,7 +173,7 @@ def test_ctrl_c_exits_130_and_closes_json(monkeypatch: pytest.MonkeyPatch) -> No
 
 def test_search_error_is_one_line_exit_1(monkeypatch: pytest.MonkeyPatch) -> None:
     """A SearchError becomes `Error: <message>` and exit 1."""
-    monkeypatch.setattr(elasticsearch, "Elasticsearch", CapturingEs)
+    monkeypatch.setattr(engine_client, "EngineClient", CapturingEs)
 
     def search(self: Any, *args: Any, **kwargs: Any) -> Iterator[Any]:
         raise es_search.NoIndexError("no indices match x yet")
@@ -185,7 +187,7 @@ def test_search_error_is_one_line_exit_1(monkeypatch: pytest.MonkeyPatch) -> Non
 
 def test_no_match_says_so_on_stderr(monkeypatch: pytest.MonkeyPatch) -> None:
     """Zero matches: exit 0, nothing on stdout, a hint on stderr."""
-    monkeypatch.setattr(elasticsearch, "Elasticsearch", CapturingEs)
+    monkeypatch.setattr(engine_client, "EngineClient", CapturingEs)
     monkeypatch.setattr(es_search.EsSearcher, "search", lambda *a, **k: iter(()))
     result = run("search", "--since", "15m")
     assert result.exit_code == 0
@@ -269,14 +271,14 @@ def test_tail_since_with_from_beginning_is_a_usage_error() -> None:
 
 
 def test_bad_client_passthrough_or_url_is_one_line(tmp_path: Path) -> None:
-    """An option the Elasticsearch client refuses, or a URL it cannot use: one line, exit 1."""
+    """An option the engine client does not know, or a URL it cannot use: one line, exit 1."""
     config = tmp_path / "c.yaml"
     config.write_text("elasticsearch:\n  client:\n    no_such_kwarg: 1\n")
     bad_option = run("search", "--config", str(config))
     bad_url = run("search", "--elasticsearch", "foo:bar")
     assert bad_option.exit_code == bad_url.exit_code == 1
-    assert "unexpected keyword argument 'no_such_kwarg'" in bad_option.output
-    assert bad_url.output.startswith("Error: cannot use Elasticsearch at foo:bar: ")
+    assert "unknown option(s) no_such_kwarg" in bad_option.output
+    assert bad_url.output.startswith("Error: cannot use the search engine at foo:bar: ")
 
 
 def test_reaching_the_limit_is_said_on_stderr(fake_es: list[dict[str, Any]]) -> None:

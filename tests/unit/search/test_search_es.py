@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from elastic_transport import ApiResponseMeta, HttpHeaders, NodeConfig
-from elasticsearch import ApiError, BadRequestError, ConnectionError, NotFoundError
 
+from kafka_logging.engines.client import EngineApiError, EngineUnreachable
+from kafka_logging.engines.engine import Engine
 from kafka_logging.search.es_search import (
     EsSearcher,
     NoIndexError,
@@ -20,26 +20,31 @@ from kafka_logging.search.es_search import (
 from kafka_logging.search.filters import Filters
 
 T0 = datetime(2026, 11, 22, 4, 0, tzinfo=UTC)
+ES9 = Engine("elasticsearch", "9.2.0")
+OS2 = Engine("opensearch", "2.19.1")
 
 
 def millis(moment: datetime) -> int:
     return int(moment.timestamp() * 1000)
 
 
-def meta(status: int) -> ApiResponseMeta:
-    return ApiResponseMeta(
-        status=status,
-        http_version="1.1",
-        headers=HttpHeaders(),
-        duration=0.0,
-        node=NodeConfig("http", "127.0.0.1", 9200),
-    )
+def api_error(status: int, body: Any) -> EngineApiError:
+    return EngineApiError("POST", "/_search", status, body)
+
+
+def unreachable(detail: str) -> EngineUnreachable:
+    return EngineUnreachable(f"cannot reach the search engine at http://127.0.0.1:1: {detail}")
 
 
 class FakeEs:
     """Documents (index, id, @timestamp) sorted like Elasticsearch with a PIT: by time, then doc."""
 
-    def __init__(self, docs: list[tuple[str, str, datetime]] | None = None) -> None:
+    def __init__(
+        self,
+        docs: list[tuple[str, str, datetime]] | None = None,
+        engine: Engine = ES9,
+    ) -> None:
+        self._engine = engine
         self.docs = list(docs or [])
         self.searches: list[dict[str, Any]] = []
         self.open_pits: set[str] = set()
@@ -51,18 +56,24 @@ class FakeEs:
     def add(self, index: str, doc_id: str, moment: datetime) -> None:
         self.docs.append((index, doc_id, moment))
 
-    def open_point_in_time(self, **kwargs: Any) -> dict[str, Any]:
+    def engine(self) -> Engine:
+        return self._engine
+
+    def index_names(self, pattern: str) -> list[str]:
+        return ["logs-1"] if self.shards else []
+
+    def open_point_in_time(self, index: str, keep_alive: str) -> tuple[str, dict[str, Any]]:
         if self.fail:
             raise self.fail
         pit = f"pit-{len(self.open_pits) + len(self.closed)}"
         self.open_pits.add(pit)
-        return {"id": pit, "_shards": {"total": self.shards}}
+        return pit, {"_shards": {"total": self.shards}}
 
-    def close_point_in_time(self, id: str) -> None:
-        self.open_pits.discard(id)
-        self.closed.append(id)
+    def close_point_in_time(self, pit_id: str) -> None:
+        self.open_pits.discard(pit_id)
+        self.closed.append(pit_id)
 
-    def search(self, **body: Any) -> dict[str, Any]:
+    def search(self, index: str | None, body: dict[str, Any], params: Any = None) -> dict[str, Any]:
         self.searches.append(body)
         if self.fail:
             raise self.fail
@@ -80,14 +91,14 @@ class FakeEs:
             ]
         page = rows[: body["size"]]
         return {
-            "pit_id": body["pit"]["id"],
+            **({"pit_id": body["pit"]["id"]} if "pit" in body else {}),
             "hits": {
                 "hits": [
                     {
                         "_index": idx,
                         "_id": doc_id,
                         "sort": [ms, seq],
-                        **({"_source": {"id": doc_id}} if body.get("source", True) else {}),
+                        **({"_source": {"id": doc_id}} if body.get("_source", True) else {}),
                     }
                     for ms, seq, idx, doc_id in page
                 ]
@@ -144,7 +155,7 @@ def test_pages_through_more_than_one_page_with_search_after() -> None:
     got = ids(searcher.search(Filters(), 23))
     assert len(got) == len(set(got)) == 23
     assert [s["size"] for s in client.searches] == [10, 10, 3]
-    assert client.searches[0]["search_after"] is None
+    assert "search_after" not in client.searches[0]
     assert client.searches[1]["search_after"] is not None
 
 
@@ -210,7 +221,7 @@ def test_bad_query_names_query_and_reason() -> None:
         "status": 400,
     }
     client = FakeEs(docs(1))
-    client.fail = BadRequestError("search_phase_execution_exception", meta(400), body)
+    client.fail = api_error(400, body)
     searcher = EsSearcher(client, "logs-*")  # type: ignore[arg-type]
     with pytest.raises(SearchError) as info:
         list(searcher.search(Filters(query="a AND ("), 10))
@@ -223,18 +234,18 @@ def test_bad_query_names_query_and_reason() -> None:
 def test_unreachable_names_the_url() -> None:
     """A connection failure names the URL."""
     client = FakeEs()
-    client.fail = ConnectionError("Connection refused")
+    client.fail = unreachable("Connection refused")
     searcher = EsSearcher(client, "logs-*", url="http://127.0.0.1:1")  # type: ignore[arg-type]
-    with pytest.raises(UnreachableError, match=r"cannot reach Elasticsearch at http://127.0.0.1:1"):
+    with pytest.raises(
+        UnreachableError, match=r"cannot reach the search engine at http://127.0.0.1:1"
+    ):
         list(searcher.search(Filters(), 10))
 
 
 def test_not_found_is_no_index() -> None:
     """A 404 (a concrete index name that does not exist) is reported as no index."""
     client = FakeEs()
-    client.fail = NotFoundError(
-        "index_not_found_exception", meta(404), {"error": {"type": "index_not_found_exception"}}
-    )
+    client.fail = api_error(404, {"error": {"type": "index_not_found_exception"}})
     with pytest.raises(NoIndexError):
         list(EsSearcher(client, "logs-x").search(Filters(), 10))  # type: ignore[arg-type]
 
@@ -242,7 +253,7 @@ def test_not_found_is_no_index() -> None:
 def test_overload_is_unavailable_and_retried_by_follow() -> None:
     """429/502/503/504 are "unavailable" (UnreachableError), which --follow waits out."""
     client = FakeEs()
-    client.fail = ApiError("busy", meta(429), {"error": {"reason": "rejected execution"}})
+    client.fail = api_error(429, {"error": {"reason": "rejected execution"}})
     with pytest.raises(UnreachableError, match=r"unavailable \(429\): rejected execution"):
         list(EsSearcher(client, "logs-*").search(Filters(), 10))  # type: ignore[arg-type]
 
@@ -250,7 +261,7 @@ def test_overload_is_unavailable_and_retried_by_follow() -> None:
 def test_other_api_errors_name_the_status() -> None:
     """Any other refusal names the status and reason."""
     client = FakeEs()
-    client.fail = ApiError("boom", meta(500), {"error": {"reason": "cluster blocked"}})
+    client.fail = api_error(500, {"error": {"reason": "cluster blocked"}})
     with pytest.raises(SearchError, match="answered 500: cluster blocked"):
         list(EsSearcher(client, "logs-*").search(Filters(), 10))  # type: ignore[arg-type]
 
@@ -338,7 +349,7 @@ def test_follow_survives_an_outage() -> None:
     notices: list[str] = []
 
     def down() -> None:
-        client.fail = ConnectionError("refused")
+        client.fail = unreachable("refused")
 
     def up() -> None:
         client.fail = None
@@ -350,14 +361,14 @@ def test_follow_survives_an_outage() -> None:
         searcher.follow(Filters(), backlog=5, stop=stop, clock=lambda: now, notice=notices.append)
     )
     assert got == ["a", "b"]
-    assert any("cannot reach Elasticsearch" in n for n in notices)
-    assert notices[-1] == "Elasticsearch answers again; following"
+    assert any("cannot reach the search engine" in n for n in notices)
+    assert notices[-1] == "the search engine answers again; following"
 
 
 def test_follow_bad_query_is_fatal() -> None:
     """A query Elasticsearch rejects ends --follow with the error instead of retrying."""
     client = FakeEs()
-    client.fail = BadRequestError("x", meta(400), {"error": {"reason": "bad"}})
+    client.fail = api_error(400, {"error": {"reason": "bad"}})
     searcher = EsSearcher(client, "logs-*")  # type: ignore[arg-type]
     with pytest.raises(SearchError, match="cannot run the query"):
         list(searcher.follow(Filters(query="("), backlog=5, stop=StepStop([])))
@@ -368,8 +379,8 @@ def test_shard_failures_in_a_200_answer_are_an_error() -> None:
     client = FakeEs(docs(3))
     original = client.search
 
-    def partial(**body: Any) -> dict[str, Any]:
-        page = original(**body)
+    def partial(index: str | None, body: dict[str, Any], params: Any = None) -> dict[str, Any]:
+        page = original(index, body, params)
         page["_shards"] = {
             "total": 2,
             "failed": 1,
@@ -380,7 +391,10 @@ def test_shard_failures_in_a_200_answer_are_an_error() -> None:
     client.search = partial  # type: ignore[method-assign]
     with pytest.raises(SearchError, match="cannot run the query 'x': bad field"):
         list(EsSearcher(client, "logs-*").search(Filters(query="x"), 10))  # type: ignore[arg-type]
-    client.search = lambda **body: {**partial(**body), "_shards": {"total": 2, "failed": 1}}  # type: ignore[method-assign]
+    client.search = lambda i, b, params=None: {  # type: ignore[method-assign]
+        **partial(i, b, params),
+        "_shards": {"total": 2, "failed": 1},
+    }
     with pytest.raises(SearchError, match="failed on 1 of 2 shards of logs-\\*: unknown reason"):
         list(EsSearcher(client, "logs-*").search(Filters(), 10))  # type: ignore[arg-type]
 
@@ -393,7 +407,7 @@ def test_follow_fetches_records_only_for_new_ids() -> None:
     searcher = EsSearcher(client, "logs-*")  # type: ignore[arg-type]
     got = flat_ids(searcher.follow(Filters(), backlog=5, stop=stop, clock=lambda: now))
     assert got == ["a", "b"]
-    polls = [s for s in client.searches if s["source"] is False]
+    polls = [s for s in client.searches if s["_source"] is False]
     assert len(polls) == 2
     assert client.mgets == [[{"_index": "logs-1", "_id": "b"}]]
 
@@ -402,10 +416,11 @@ def test_follow_fetches_records_only_for_new_ids() -> None:
 def test_non_elasticsearch_answer_is_named(body: Any) -> None:
     """A 404 without an Elasticsearch error body (a proxy, another server) says so."""
     client = FakeEs()
-    client.fail = NotFoundError("Not Found", meta(404), body)
+    client.fail = api_error(404, body)
     searcher = EsSearcher(client, "logs-*", url="http://proxy:80")  # type: ignore[arg-type]
     with pytest.raises(
-        SearchError, match=r"^http://proxy:80 answered 404( \(.+\))? -- is it Elasticsearch\?$"
+        SearchError,
+        match=r"^http://proxy:80 answered 404( \(.+\))? -- is it Elasticsearch or OpenSearch\?$",
     ):
         list(searcher.search(Filters(), 10))
 
@@ -435,3 +450,24 @@ def test_follow_window_start() -> None:
     behind = T0 - timedelta(minutes=5)  # local clock behind the records
     assert _window_start(since, newest, behind, lookback) == behind - lookback
     assert _window_start(T0, newest, T0, lookback) == T0
+
+
+def test_opensearch_pages_with_an_id_tiebreaker() -> None:
+    """OpenSearch has no implicit `_shard_doc`: its point-in-time sort adds `_id`, so records
+    with equal timestamps page through exactly once."""
+    client = FakeEs(docs(25, same_time=True), engine=OS2)
+    searcher = EsSearcher(client, "logs-*", page_size=10)  # type: ignore[arg-type]
+    got = ids(searcher.search(Filters(), 100))
+    assert len(got) == len(set(got)) == 25
+    assert client.searches[0]["sort"][1] == {"_id": {"order": "asc"}}
+    assert all("pit" in s for s in client.searches)
+
+
+def test_opensearch_before_2_4_pages_without_a_point_in_time() -> None:
+    """OpenSearch 2.0-2.3 has no point in time: search_after on the index itself."""
+    client = FakeEs(docs(12), engine=Engine("opensearch", "2.3.0"))
+    searcher = EsSearcher(client, "logs-*", page_size=5)  # type: ignore[arg-type]
+    assert len(ids(searcher.search(Filters(), 100))) == 12
+    assert client.open_pits == set()
+    assert client.closed == []
+    assert all("pit" not in s for s in client.searches)
