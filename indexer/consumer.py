@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from indexer.bulk import BulkResult, BulkSender, Doc, Outcome, backoff
+from indexer.commit import CommitFailure, Committer
 from indexer.dlq import DeadLetters
 from indexer.metrics import HealthServer, Metrics
 from indexer.route import Router
@@ -41,6 +42,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 _PARTITION_EOF = -191  # confluent_kafka.KafkaError._PARTITION_EOF: not an error
+# How long a synchronous commit (revoke, shutdown) retries transient errors.
+COMMIT_RETRY_SECONDS = 5.0
 
 # What acknowledgement-driven committing requires: never taken from the operator.
 FORCED_CONSUMER = {
@@ -104,6 +107,9 @@ class Indexer:
         self._sender = BulkSender(self._es, clock)
         self._router = Router(config.index.pattern, self._confluent_decoder(config))
         self._tracker = OffsetTracker()
+        self._committer = Committer(self._consumer, self._tracker, clock)
+        self._final_failure: CommitFailure | None = None
+        self._drained = False
         self._dlq = DeadLetters(producer, config.dlq.topic, self._dead_lettered)
         self.metrics = Metrics()
 
@@ -211,6 +217,15 @@ class Indexer:
             self._drain(self._config.shutdown_timeout)
         finally:
             self._shutdown()
+        failure = self._final_failure
+        if failure is not None:
+            message = (
+                f"stopped, but the final commit of {failure.positions} failed ({failure.reason}):"
+                " the next owner of those partitions reads their records again (harmless"
+                " 409s; dead letters repeat under the same kl.dlq.id)"
+            )
+            log.error("%s", message)
+            raise FatalError(message)
 
     # ----------------------------------------------------------------- loop
 
@@ -496,38 +511,15 @@ class Indexer:
 
     # ----------------------------------------------------------------- commits
 
-    def _commit(self, only: list[TopicPartition] | None = None, sync: bool = False) -> None:
-        """Commit moved positions; a synchronous commit (revoke, exit) commits every one."""
-        from confluent_kafka import KafkaException  # noqa: PLC0415
-        from confluent_kafka import TopicPartition as KafkaTP  # noqa: PLC0415
-
-        positions = self._tracker.to_commit(only, force=sync)
-        if not positions:
-            return
-        offsets = [KafkaTP(t, p, o) for (t, p), o in positions.items()]
-        try:
-            if not sync:
-                self._consumer.commit(offsets=offsets, asynchronous=True)
-                return
-            answered = self._consumer.commit(offsets=offsets, asynchronous=False)
-        except KafkaException as exc:
-            log.warning("commit of %s failed: %s", positions, exc)
-            self._tracker.uncommit(positions)
-            return
-        self._on_commit(None, list(answered or ()))
-
     def _on_commit(self, err: Any, partitions: list[Any]) -> None:
-        failed = partitions if err is not None else [p for p in partitions if p.error]
-        if failed:
-            log.warning("commit failed: %s", err or failed[0].error)
-            self._tracker.uncommit({(p.topic, p.partition): p.offset for p in failed})
+        self._committer.on_commit(err, partitions)
 
     def _housekeeping(self, now: float) -> None:
         from confluent_kafka import KafkaException  # noqa: PLC0415
         from confluent_kafka import TopicPartition as KafkaTP  # noqa: PLC0415
 
         self._next_housekeeping = now + self._config.consumer.commit_interval
-        self._commit()
+        self._committer.commit_async()
         for topic, partition in self._tracker.partitions():
             pos = self._tracker.position((topic, partition))
             if pos is None:
@@ -586,7 +578,20 @@ class Indexer:
                     log.warning("revoke: abandoning unresolved work of %s", tps)
                     break
                 self._step(now, wait=0.02, force=True, flow=False)
-        self._commit(only=tps, sync=True)
+            failure = self._committer.commit_sync(tps, self._clock() + COMMIT_RETRY_SECONDS)
+            if failure is not None:
+                log.warning(
+                    "revoke: commit of %s failed (%s): their next owner reads those records"
+                    " again (harmless 409s; dead letters repeat under the same kl.dlq.id)",
+                    failure.positions,
+                    failure.reason,
+                )
+        elif self._final_failure is not None or not self._drained:
+            # close() gives the partitions up: the final commit if _drain() did not make it
+            # (a fatal error), or a last chance for it.
+            self._final_failure = self._committer.commit_sync(
+                tps, self._clock() + COMMIT_RETRY_SECONDS
+            )
         self._forget(tps)
         if tps:
             log.info("revoked %s", tps)
@@ -638,7 +643,10 @@ class Indexer:
                 )
                 break
             self._step(now, wait=0.02, force=True, flow=False)
-        self._commit(sync=True)
+        self._final_failure = self._committer.commit_sync(
+            None, max(deadline, self._clock() + COMMIT_RETRY_SECONDS)
+        )
+        self._drained = True
 
     def _shutdown(self) -> None:
         self._closing = True

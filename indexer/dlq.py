@@ -1,6 +1,11 @@
 """The dead-letter producer: a record that can never be indexed goes to the dead-letter topic
 with its original bytes, key and headers, plus headers naming why and where it came from.
 
+Dead-lettering is idempotent for readers: a record re-read by a new owner after a rebalance
+(its offset not committed yet) is dead-lettered again, under the same `kl.dlq.id`
+(`<topic>-<partition>-<offset>` of the source record); readers of the dead-letter topic,
+`kafka-logging tail` among them, show each id once.
+
 Its offset is resolved only when Kafka acknowledged the dead-letter copy. A failed delivery
 is produced again (nothing is dropped). Delivery reports are served by `poll()`, which the
 worker calls from its own thread, so resolution happens on that thread.
@@ -14,16 +19,30 @@ from typing import Any
 
 from indexer.tracker import TopicPartition
 from kafka_logging.errors import FatalError
+from kafka_logging.wire.dead_letter import (
+    HEADER_ID,
+    HEADER_OFFSET,
+    HEADER_PARTITION,
+    HEADER_REASON,
+    HEADER_STAGE,
+    HEADER_TOPIC,
+    dead_letter_id,
+)
 
 log = logging.getLogger(__name__)
 
-HEADER_REASON = "kl.dlq.reason"
-HEADER_TOPIC = "kl.dlq.topic"
-HEADER_PARTITION = "kl.dlq.partition"
-HEADER_OFFSET = "kl.dlq.offset"
-HEADER_STAGE = "kl.dlq.stage"  # "decode" or "index"
+__all__ = [
+    "HEADER_ID",
+    "HEADER_OFFSET",
+    "HEADER_PARTITION",
+    "HEADER_REASON",
+    "HEADER_STAGE",
+    "HEADER_TOPIC",
+    "DeadLetters",
+]
 
 MAX_REASON = 4096
+
 
 # (topic-partition, offset, generation, size, stage) of a record whose dead-letter copy
 # Kafka acknowledged; `generation`, `size` and `stage` are what the caller passed to send().
@@ -59,6 +78,7 @@ class DeadLetters:
             (HEADER_PARTITION, str(tp[1]).encode()),
             (HEADER_OFFSET, str(offset).encode()),
             (HEADER_STAGE, stage.encode()),
+            (HEADER_ID, dead_letter_id(tp[0], tp[1], offset).encode()),
         ]
         message = {
             "key": key,

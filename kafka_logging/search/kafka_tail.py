@@ -4,6 +4,8 @@ It assigns every partition of the topic itself (no consumer group joins, no offs
 committed, so tailing never disturbs the indexers) at the current end -- resolved before
 `start()` returns, so everything produced afterwards is seen -- or at the beginning.
 Messages that are not records are reported through `warn` and skipped, never fatal.
+Dead letters are shown once per `kl.dlq.id` (a record re-read after a rebalance can be
+dead-lettered twice; both copies carry the same id): repeats are skipped and counted.
 """
 
 from __future__ import annotations
@@ -16,10 +18,14 @@ from datetime import datetime
 from typing import Any
 
 from kafka_logging.errors import FatalError
+from kafka_logging.wire.dead_letter import dead_letter_id_of
 from kafka_logging.wire.record import Record, RecordDecodeError, decode
 
 DEFAULT_TOPIC = "application-logs"
 WARN_EVERY = 30.0  # seconds between two warnings about an unreachable broker
+# Dead-letter ids remembered for deduplication (repeats come within one rebalance of each
+# other; the oldest are forgotten past this many).
+SEEN_DEAD_LETTERS = 100_000
 
 
 def _any(record: Record) -> bool:
@@ -83,6 +89,8 @@ class KafkaTail:
         self._checked_at = 0.0
         self._last_error: str | None = None  # the newest broker error not reported yet
         self._warned_at: float | None = None
+        self._seen: dict[str, None] = {}  # dead-letter ids shown, oldest first
+        self.repeated_dead_letters = 0
 
     def _on_error(self, error: Any) -> None:
         # Served from consume(); librdkafka reconnects by itself, so these are reported
@@ -233,14 +241,35 @@ class KafkaTail:
                 raise TailError(f"Kafka at {self._bootstrap}: {error.str()}")
             self._warn(f"Kafka at {self._bootstrap}: {error.str()}")
             return None
+        headers = _header_list(message.headers())
+        if headers and self._repeated(headers):
+            return None
         try:
-            return decode(message.value(), _header_list(message.headers()))
+            return decode(message.value(), headers)
         except RecordDecodeError as exc:
             self._warn(
                 f"skipped undecodable message at {message.topic()}"
                 f"[{message.partition()}]@{message.offset()}: {exc}"
             )
             return None
+
+    def _repeated(self, headers: list[tuple[str, bytes | str | None]]) -> bool:
+        """True for a dead letter whose kl.dlq.id was shown already (counted, reported once)."""
+        dlq_id = dead_letter_id_of(headers)
+        if dlq_id is None:
+            return False
+        if dlq_id in self._seen:
+            if self.repeated_dead_letters == 0:
+                self._warn(
+                    f"{self._topic}: {dlq_id} was dead-lettered again (re-read after a"
+                    " rebalance); repeated dead letters are shown once"
+                )
+            self.repeated_dead_letters += 1
+            return True
+        self._seen[dlq_id] = None
+        if len(self._seen) > SEEN_DEAD_LETTERS:
+            del self._seen[next(iter(self._seen))]
+        return False
 
     def close(self) -> None:
         """Leave without committing anything."""

@@ -8,7 +8,14 @@ import pytest
 from indexer_support import Running, Setup, consume_all, ecs_record, produce, produce_raw
 
 from indexer.config import IndexerConfig
-from indexer.dlq import HEADER_OFFSET, HEADER_PARTITION, HEADER_REASON, HEADER_STAGE, HEADER_TOPIC
+from indexer.dlq import (
+    HEADER_ID,
+    HEADER_OFFSET,
+    HEADER_PARTITION,
+    HEADER_REASON,
+    HEADER_STAGE,
+    HEADER_TOPIC,
+)
 from kafka_logging.wire.record import Encoding, encode_json, header, headers_for
 
 pytestmark = pytest.mark.timeout(180)
@@ -64,6 +71,7 @@ def test_poison_goes_to_the_dead_letter_topic_and_the_rest_is_indexed(
     assert header(garbage_msg.headers(), HEADER_PARTITION) == "0"
     assert header(garbage_msg.headers(), HEADER_OFFSET) == "50"
     assert header(garbage_msg.headers(), HEADER_STAGE) == "decode"
+    assert header(garbage_msg.headers(), HEADER_ID) == f"{setup.topic}-0-50"
     assert "not JSON" in (header(garbage_msg.headers(), HEADER_REASON) or "")
     conflict_msg = by_value[encode_json(conflict)]
     assert header(conflict_msg.headers(), HEADER_STAGE) == "index"
