@@ -127,6 +127,17 @@ class Server:
                 pause.wait(0.2)
         raise AssertionError(f"server not ready after {timeout}s:\n{self.output()}")
 
+    def wait_output(self, text: str, timeout: float = 90.0) -> None:
+        """Wait until the process printed `text` (for servers that speak no HTTP)."""
+        pause = threading.Event()
+        deadline = time.monotonic() + timeout
+        while text not in self.output():
+            if self.proc.poll() is not None:
+                raise AssertionError(f"exited {self.proc.returncode}:\n{self.output()}")
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no {text!r} after {timeout}s:\n{self.output()}")
+            pause.wait(0.2)
+
     def stop(self, sig: signal.Signals = signal.SIGTERM, timeout: float = 90.0) -> int:
         self.proc.send_signal(sig)
         try:

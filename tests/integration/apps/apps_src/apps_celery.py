@@ -27,6 +27,7 @@ def boom_view(marker):
 @app.task(name="work")
 def work(marker):
     log.info("handled %s", marker)
+    return marker
 
 
 @app.task(name="fail")

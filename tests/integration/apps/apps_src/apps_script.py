@@ -1,4 +1,5 @@
-"""A plain script, appended below the README's recipe: logs, then waits to be stopped."""
+"""A plain script, appended below the README's recipe: logs, then is killed by SIGTERM at once
+(sent to itself, so the records are surely still on their way)."""
 
 import logging
 import os
@@ -21,5 +22,5 @@ for n in range(int(os.environ["RECORDS"])):
     else:
         log.info("handled %s", marker)
 log.info("last line before SIGTERM")
-print("logged", flush=True)
+os.kill(os.getpid(), signal.SIGTERM)
 signal.pause()

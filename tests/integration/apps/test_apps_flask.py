@@ -1,0 +1,56 @@
+"""The README's script recipe at the top of a Flask app, under Flask's own server: every
+request's lines, the access lines (werkzeug) and Flask's exception records arrive once,
+also those logged just before SIGTERM, and the process still dies by SIGTERM."""
+
+from __future__ import annotations
+
+import signal
+from pathlib import Path
+
+import pytest
+from apps_harness import (
+    BIN,
+    Ledger,
+    Server,
+    Target,
+    app_source,
+    drive,
+    free_port,
+    handler_said,
+    message,
+    records,
+)
+
+pytestmark = pytest.mark.timeout(300)
+
+
+def test_flask_recipe_ships_every_record_once(kafka_bootstrap: str, tmp_path: Path) -> None:
+    """`flask --app myapp run`: app lines, `Exception on /boom` with the full trace, one
+    werkzeug access line per request."""
+    target = Target.new(kafka_bootstrap, "flask")
+    (tmp_path / "myapp.py").write_text(
+        target.recipe("script") + "\n\n" + app_source("apps_flask.py")
+    )
+    port = free_port()
+    argv = [str(BIN / "flask"), "--app", "myapp", "run", "--host", "127.0.0.1", "--port", str(port)]
+    server = Server(argv, tmp_path, port)
+    try:
+        server.wait_ready()
+        traffic = drive(server.base)
+        code = server.stop()
+    finally:
+        server.kill()
+    assert code == -signal.SIGTERM, server.output()
+
+    def done(got: list[dict[str, object]]) -> bool:
+        texts = [message(r) for r in got]
+        return sum("m=mk" in t for t in texts) >= len(traffic.all)
+
+    ledger = Ledger(records(target, done), target.service, server.output())
+    ledger.no_duplicate_event_ids()
+    ledger.all_from_service()
+    ledger.once_each(traffic.ok, "handled {}", "myapp")
+    ledger.once_each(traffic.boom, "failing {}", "myapp")
+    ledger.exceptions_once(traffic.boom)
+    ledger.once_each(traffic.all, "m={}", "werkzeug")
+    assert handler_said(server.output()) == []
