@@ -13,6 +13,10 @@ Parts (all in one run, same node, same template, results in bench/results/indexe
 - one / two: `kafka-logging index` processes (1, then 2 in one group) draining a topic
   pre-filled with the N records; docs/s from the first to the last document indexed (the
   indexer's own docs_indexed counter, sampled every 0.2 s), and wall time incl. start-up.
+- share: ONE service ("shop") written by --share-processes processes through
+  kafka_logging.KafkaHandler with its default message key into a --partitions topic; records
+  per partition, then two indexers in one group drain it: docs and docs/s per worker (issue
+  16: a busy service must be indexable by more than one indexer).
 - latency: records emitted through kafka_logging.KafkaHandler at a steady 2,000/s; 1 in 20
   carries a token a searcher polls for (every 50 ms) with a search query: emit -> searchable
   with refresh_interval 1s; p50/p99 reported.
@@ -281,6 +285,9 @@ def drain(topic: str, n: int, workers: int, work: Path) -> dict[str, Any]:
         pause.wait(0.2)
     assert first is not None, "nothing indexed"
     assert last is not None, f"only {done:.0f} of {n} indexed"
+    per_worker = [
+        int(scrape(port, "kafka_logging_indexer_docs_indexed_total")) for _, port in procs
+    ]
     cpu = sum(cpu_seconds(proc.pid) for proc, _ in procs)
     for proc, _ in procs:
         proc.send_signal(signal.SIGTERM)
@@ -293,17 +300,87 @@ def drain(topic: str, n: int, workers: int, work: Path) -> dict[str, Any]:
     say(
         f"indexer x{workers}: {rate:,.0f} docs/s steady ({last - first:.1f} s first->last doc),"
         f" {n / (last - started):,.0f} docs/s incl. start-up; {total} docs; exit codes {codes};"
-        f" indexer CPU {cpu / n * 1e6:.1f} us/doc"
+        f" indexer CPU {cpu / n * 1e6:.1f} us/doc; docs per worker {per_worker}"
     )
     return {
         "load_average": os.getloadavg()[0],
         "workers": workers,
+        "per_worker_docs": per_worker,
+        "per_worker_docs_per_s": [d / (last - first) for d in per_worker],
         "docs_per_s": rate,
         "docs_per_s_with_startup": n / (last - started),
         "seconds": last - first,
         "docs": total,
         "exit_codes": codes,
         "indexer_cpu_us_per_doc": cpu / n * 1e6,
+    }
+
+
+# ------------------------------------------------------------------ one service, two indexers
+
+
+def emit_as_one_service(topic: str, count: int, service: str) -> None:
+    """One process of `service`: `count` records through KafkaHandler with its default key
+    (whatever the handler keys by), then a flush. Run in forked children."""
+    handler = KafkaHandler(KAFKA, topic, service_name=service)
+    logger = logging.getLogger(f"bench.share.{os.getpid()}")
+    logger.propagate = False
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    for i in range(count):
+        logger.info("GET /api/orders/%d 200 served in %d ms", i, i % 97)
+    handler.flush()
+    handler.close()
+
+
+def partition_counts(topic: str, partitions: int) -> list[int]:
+    from confluent_kafka import Consumer, TopicPartition  # noqa: PLC0415
+
+    consumer = Consumer({"bootstrap.servers": KAFKA, "group.id": f"bench-wm-{RUN}"})
+    try:
+        counts = []
+        for p in range(partitions):
+            low, high = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=30)
+            counts.append(high - low)
+        return counts
+    finally:
+        consumer.close()
+
+
+def share(work: Path, records: int, processes: int, partitions: int) -> dict[str, Any]:
+    """Records of ONE service, written by `processes` processes through KafkaHandler with its
+    default key, into a `partitions`-partition topic; then two indexers in one group drain
+    it. Shows how the handler's key spreads one service, and what each indexer gets."""
+    import multiprocessing  # noqa: PLC0415
+
+    topic = f"bench-share-{RUN}"
+    create_topic(topic, partitions)
+    per_process = records // processes
+    total = per_process * processes
+    say(f"share: {processes} processes of service 'shop' write {total:,} records via KafkaHandler")
+    started = time.monotonic()
+    context = multiprocessing.get_context("fork")  # no producer exists in this process yet
+    children = [
+        context.Process(target=emit_as_one_service, args=(topic, per_process, "shop"))
+        for _ in range(processes)
+    ]
+    for child in children:
+        child.start()
+    for child in children:
+        child.join()
+    produce_seconds = time.monotonic() - started
+    spread = partition_counts(topic, partitions)
+    say(f"share: records per partition {spread} ({produce_seconds:.1f} s to write)")
+    two = drain(topic, total, 2, work)
+    delete_topics(topic, f"{topic}.dlq")
+    return {
+        "service": "shop",
+        "processes": processes,
+        "records": total,
+        "partitions": partitions,
+        "records_per_partition": spread,
+        "write_seconds": produce_seconds,
+        "two_workers": two,
     }
 
 
@@ -544,11 +621,13 @@ def main() -> None:
     parser.add_argument("--latency-rate", type=int, default=2000)
     parser.add_argument("--latency-seconds", type=float, default=30)
     parser.add_argument("--outage-seconds", type=float, default=60)
+    parser.add_argument("--share-records", type=int, default=200_000)
+    parser.add_argument("--share-processes", type=int, default=4)
     parser.add_argument(
         "--only",
         nargs="+",
-        choices=["throughput", "latency", "outage"],
-        default=["throughput", "latency", "outage"],
+        choices=["throughput", "share", "latency", "outage"],
+        default=["throughput", "share", "latency", "outage"],
     )
     args = parser.parse_args()
     RESULTS.mkdir(parents=True, exist_ok=True)
@@ -620,6 +699,10 @@ def main() -> None:
             del values, ids
             delete_topics(topic, f"{topic}.dlq")
             es.close()
+        if "share" in args.only:
+            results["share"] = share(
+                work, args.share_records, args.share_processes, args.partitions
+            )
         if "latency" in args.only:
             results["latency"] = latency(work, args.latency_rate, args.latency_seconds)
         if "outage" in args.only:
