@@ -9,7 +9,7 @@ Contenders, each in its own fresh process, one after the other:
   (b) file-json   logging.FileHandler + python-json-logger JsonFormatter
   (c) logstash    python-logstash-async AsynchronousLogstashHandler to a local TCP sink
   (d) kafka       kafka_logging.KafkaHandler to the broker (a fresh topic), until acknowledged
-  (d') kafka-bigq  the same with max_queue_records = --records (nothing shed: pure throughput)
+  (d') kafka-bigq  the same with a queue of --records + 10,000 (nothing shed: pure throughput)
   (d'') kafka-paced  the same, the records logged at a steady --rate (default 50,000/s) instead
                      of flat out: does one process sustain that rate, acknowledged, with
                      nothing shed (a flat-out loop mostly measures a growing backlog)?
@@ -125,7 +125,13 @@ def make_handler(name: str, args: argparse.Namespace, work: Path) -> tuple[loggi
         new = NewTopic(topic, num_partitions=1, replication_factor=1)
         admin.create_topics([new])[topic].result(30)
         queue = args.records + 10_000 if name == "kafka-bigq" else 20_000
-        handler = KafkaHandler(args.bootstrap, topic, service_name="bench", max_queue_records=queue)
+        handler = KafkaHandler(
+            args.bootstrap,
+            topic,
+            service_name="bench",
+            max_queue_records=queue,
+            max_queue_bytes=max(queue * 1024, 64 * 2**20),
+        )
         return handler, (admin, topic)
     if name == "kafka-emit-only":
         held = KafkaHandler(

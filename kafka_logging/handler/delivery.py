@@ -30,7 +30,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from kafka_logging.handler.budget import QueueBudget
 from kafka_logging.handler.diag import Diagnostics
+from kafka_logging.handler.drops import DropReport
 from kafka_logging.handler.ecs import EcsFormatter, render_message
 from kafka_logging.handler.fit import fit
 from kafka_logging.handler.spool import Entry, Position, Spool, encode_frame, target_name
@@ -112,6 +114,8 @@ class Worker:
         diag: Diagnostics,
         producer_factory: Callable[[dict[str, Any]], Any] | None = None,
         clock: Callable[[], float] = time.monotonic,
+        budget: QueueBudget | None = None,
+        report: DropReport | None = None,
     ) -> None:
         self.s = settings
         self.queue = queue
@@ -119,6 +123,8 @@ class Worker:
         self.formatter = formatter
         self.stats = stats
         self.diag = diag
+        self.budget = budget or QueueBudget()
+        self.report = report or DropReport(stats, diag, {}, diag.interval, clock)
         self.clock = clock
         self._producer_factory = producer_factory or _confluent_producer
         self.closing = threading.Event()
@@ -178,6 +184,7 @@ class Worker:
             self.diag.say("crash", f"delivery thread stopped: {type(exc).__name__}: {exc}")
             lost = len(self.queue)
             self.queue.clear()
+            self.budget.reset()
             if lost:
                 self.stats.drop("worker_crashed", lost)
         finally:
@@ -278,6 +285,7 @@ class Worker:
                 self.wake.wait(0.02 if (busy or backlog) else 0.5)
 
     def _housekeeping(self) -> None:
+        self.report.poll()
         if self._respool:
             self._spool_respooled()
         if self._recreate:
@@ -298,7 +306,10 @@ class Worker:
         queue = self.queue
         n = min(len(queue), self.s.batch_size)
         pop = queue.popleft
-        return [pop() for _ in range(n)]
+        batch = [pop() for _ in range(n)]
+        if self.budget.heavy:
+            self.budget.release(batch)
+        return batch
 
     # -- live records --------------------------------------------------------------------
     def _handle(self, batch: list[logging.LogRecord]) -> None:
@@ -390,12 +401,8 @@ class Worker:
         self._drop(reason, levelno)
 
     def _drop(self, reason: str, levelno: int) -> None:
+        """Count it; the drop report (polled every loop) says it on stderr with the totals."""
         self.stats.drop(reason)
-        self.diag.say(
-            f"drop:{reason}",
-            f"dropped a {logging.getLevelName(levelno)} record ({reason}); "
-            f"dropped so far: {self.stats.dropped()}",
-        )
 
     # -- outages -------------------------------------------------------------------------
     def _set_down(self, reason: str) -> None:

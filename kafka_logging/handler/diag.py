@@ -41,9 +41,12 @@ class Diagnostics:
             self._last[topic] = now
             held = self._held.pop(topic, 0)
         more = f" ({held} similar line(s) held back)" if held else ""
-        line = f"{self.prefix}: {text}{more}\n"
+        return self.write(f"{text}{more}")
+
+    def write(self, text: str) -> bool:
+        """Write one line now (no rate limit: the caller keeps its own). True if written."""
         try:
-            self._write(line.encode("utf-8", "replace"))
+            self._write(f"{self.prefix}: {text}\n".encode("utf-8", "replace"))
         except OSError:
             return False  # stderr closed: nowhere left to say it; the counters still hold it
         return True

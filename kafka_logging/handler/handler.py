@@ -23,16 +23,30 @@ values you will not mutate. A formatter set on this handler is not used: records
 
 Limits and the overflow policy
 ------------------------------
-Memory is bounded: at most `max_queue_records` LogRecords wait for the worker, and
-librdkafka holds at most `max_buffer_bytes` (and 100,000 messages) of encoded records,
-each at most `max_record_bytes`. When the queue, or the spool, is `shed_fraction` full,
-records below `shed_level` (default: DEBUG and INFO) are shed; WARNING and above are still
-taken until it is completely full. Every drop is counted in `stats()["dropped"]` by reason
-(`queue_full`, `queue_shed`, `spool_full`, `spool_shed`, `kafka_queue_full`,
-`delivery_failed`, `shutdown_deadline`, `closed`, `recursion`, `emit_error`,
-`worker_crashed`, `rejected:<kafka error>`; spool frames found corrupt on replay are
-counted in `spool_corrupt_frames`) and reported on
-stderr, at most once per `diagnostics_interval` seconds per reason, never through logging.
+Memory is bounded. Records wait for the worker in a queue bounded by `max_queue_bytes`
+(default 64 MiB): a record is charged 1 KiB (a queued LogRecord with a short message and a
+few `extra=` values measures 0.75-1 KiB), plus its message's length when that exceeds
+1 KiB, plus 16 KiB when it carries an exception (see budget.py); so by default the queue
+holds 65,536 ordinary records. `max_queue_records` caps the count too (default: no cap
+beyond the bytes). librdkafka then holds at most `max_buffer_bytes` (default 64 MiB, and
+100,000 messages) of encoded records, each at most `max_record_bytes`. Worst case, the
+handler holds about max_queue_bytes + max_buffer_bytes (128 MiB by default) on top of the
+app. These defaults absorb bursts: 50,000 records logged at once by 4 threads are queued
+while the worker catches up (~40k records/s on one core) and all delivered, also when the
+process exits right after (tests/integration/handler/test_handler_burst.py).
+When the queue, or the spool, is `shed_fraction` (80 %) full, records below `shed_level`
+(default: DEBUG and INFO) are shed; WARNING and above are still taken until it is
+completely full. Every drop is counted in `stats()["dropped"]` by reason (`queue_full`,
+`queue_shed`, `spool_full`, `spool_shed`, `kafka_queue_full`, `delivery_failed`,
+`shutdown_deadline`, `closed`, `recursion`, `emit_error`, `worker_crashed`,
+`rejected:<kafka error>`; spool frames found corrupt on replay are counted in
+`spool_corrupt_frames`) and reported on stderr, never through logging: the first drop at
+once, then at most one line per `diagnostics_interval` seconds while drops continue, each
+with the exact totals so far by reason, and a summary at close (also at interpreter exit)
+when anything was dropped, e.g.
+
+    kafka-logging: handler closed; 12,408 of 50,000 record(s) were dropped:
+    queue_shed=12,408 (queue over 80% of 65,536 records / 64 MiB: below WARNING shed)
 
 Durability policy (the spool)
 -----------------------------
@@ -97,14 +111,17 @@ from pydantic import Field, ValidationError, field_validator
 from kafka_logging.config import StrictModel, format_validation_error
 from kafka_logging.errors import ConfigError
 from kafka_logging.handler import setup_check, shutdown
+from kafka_logging.handler.budget import RECORD_COST, QueueBudget, extra_slots
 from kafka_logging.handler.delivery import Worker, WorkerSettings
 from kafka_logging.handler.diag import Diagnostics
+from kafka_logging.handler.drops import CALLER_REASONS, DropReport
 from kafka_logging.handler.ecs import ATTR_MESSAGE, ATTR_SPAN, EcsFormatter, render_message
 from kafka_logging.handler.otel import span_capture
 from kafka_logging.handler.redact import DEFAULT_KEYS, DEFAULT_PATTERNS, Redactor
 from kafka_logging.handler.stats import Stats
 from kafka_logging.wire import record as wire
 
+DEFAULT_QUEUE_BYTES = 64 * 2**20
 _OWN_CALLBACKS = ("on_delivery", "error_cb", "logger", "delivery.report.only.error")
 _LEVEL_NAMES = logging.getLevelNamesMapping()
 
@@ -126,7 +143,8 @@ class HandlerOptions(StrictModel):
     spool_max_bytes: int = Field(256 * 2**20, gt=0)
     spool_segment_bytes: int = Field(16 * 2**20, gt=0)
     spool_fsync_interval: float = Field(1.0, ge=0)
-    max_queue_records: int = Field(20_000, gt=0)
+    max_queue_bytes: int = Field(DEFAULT_QUEUE_BYTES, ge=2**20)
+    max_queue_records: int | None = Field(None, gt=0)
     max_buffer_bytes: int = Field(64 * 2**20, ge=2**20)
     max_record_bytes: int = Field(1_000_000 - 8192, ge=4096)
     shed_level: int = logging.WARNING
@@ -227,7 +245,8 @@ class KafkaHandler(logging.Handler):
         spool_max_bytes: int = 256 * 2**20,
         spool_segment_bytes: int = 16 * 2**20,
         spool_fsync_interval: float = 1.0,
-        max_queue_records: int = 20_000,
+        max_queue_bytes: int = DEFAULT_QUEUE_BYTES,
+        max_queue_records: int | None = None,
         max_buffer_bytes: int = 64 * 2**20,
         max_record_bytes: int = 1_000_000 - 8192,
         shed_level: int | str = logging.WARNING,
@@ -266,6 +285,9 @@ class KafkaHandler(logging.Handler):
             options.max_record_bytes, int(config.get("message.max.bytes", 1_000_000)) - 8192
         )
         key_path = tuple(options.key_field.split(".")) if options.key_field else None
+        capacity = options.max_queue_bytes // RECORD_COST
+        if options.max_queue_records is not None:
+            capacity = min(capacity, options.max_queue_records)
         self._settings = WorkerSettings(
             topic=options.topic,
             producer_config=config,
@@ -279,14 +301,15 @@ class KafkaHandler(logging.Handler):
             spool_fsync_interval=options.spool_fsync_interval,
             shed_level=options.shed_level,
             shed_fraction=options.shed_fraction,
-            max_queue=options.max_queue_records,
+            max_queue=capacity,
             registry_url=options.schema_registry_url,
             registry_config=dict(options.schema_registry_config),
         )
         self._capture = span_capture() if options.capture_trace else None
-        self._max_queue = options.max_queue_records
-        self._shed_depth = max(1, int(options.max_queue_records * options.shed_fraction))
+        self._max_queue = capacity
+        self._shed_depth = max(1, int(capacity * options.shed_fraction))
         self._shed_level = options.shed_level
+        self._explain = _drop_reasons(options, capacity)
         self._abandoned: list[Any] = []
         self._fresh_state()
         os.register_at_fork(after_in_child=functools.partial(_after_fork, weakref.ref(self)))
@@ -298,6 +321,10 @@ class KafkaHandler(logging.Handler):
         self._start_lock = threading.Lock()
         self._stats = Stats()
         self._diag = Diagnostics(interval=self.options.diagnostics_interval)
+        self._budget = QueueBudget()
+        self._report = DropReport(
+            self._stats, self._diag, self._explain, self.options.diagnostics_interval
+        )
         self._worker: Worker | None = None
         self._worker_ident: int | None = None
         self._closed = False
@@ -317,20 +344,24 @@ class KafkaHandler(logging.Handler):
             if record.thread == self._worker_ident or self._closed:
                 self._refuse(record)
                 return
+            message = record.msg
             if record.args:
-                record.__dict__[ATTR_MESSAGE] = render_message(record)
+                message = record.__dict__[ATTR_MESSAGE] = render_message(record)
             capture = self._capture
             if capture is not None:
                 span = capture()
                 if span is not None:
                     record.__dict__[ATTR_SPAN] = span
             queue = self._queue
-            depth = len(queue)
+            depth = len(queue) + self._budget.heavy
             if depth >= self._shed_depth and (
                 depth >= self._max_queue or record.levelno < self._shed_level
             ):
-                self._overflow(record, depth)
+                self._stats.drop("queue_full" if depth >= self._max_queue else "queue_shed")
+                self._report.poll()
                 return
+            if record.exc_info or (type(message) is str and len(message) > RECORD_COST):
+                self._budget.charge(record, extra_slots(message, bool(record.exc_info)))
             queue.append(record)
             if not self._wake.is_set():
                 self._wakeup()
@@ -345,22 +376,13 @@ class KafkaHandler(logging.Handler):
                 if self._worker is None and not self._closed:
                     worker = Worker(
                         self._settings, self._queue, self._wake, self._formatter,
-                        self._stats, self._diag,
+                        self._stats, self._diag, budget=self._budget, report=self._report,
                     )  # fmt: skip
                     worker.start()
                     self._worker = worker
                     self._worker_ident = worker.thread.ident if worker.thread else None
                     setup_check.run_once()  # says once if the logging setup loses records
         self._wake.set()
-
-    def _overflow(self, record: logging.LogRecord, depth: int) -> None:
-        reason = "queue_full" if depth >= self._max_queue else "queue_shed"
-        self._stats.drop(reason)
-        self._diag.say(
-            f"drop:{reason}",
-            f"queue of {self._max_queue} records is full; dropped a {record.levelname} "
-            f"record ({reason}); dropped so far: {self._stats.dropped()}",
-        )
 
     def _refuse(self, record: logging.LogRecord) -> None:
         reason = "closed" if self._closed else "recursion"
@@ -396,7 +418,17 @@ class KafkaHandler(logging.Handler):
                 worker.closing.set()
                 self._wake.set()
                 worker.thread.join(budget + 1.0)
+            try:
+                self._report.final(self._logged())
+            except Exception as exc:  # noqa: BLE001 - close() runs at interpreter exit: never raise
+                self._diag.say("close", f"no drop summary: {type(exc).__name__}: {exc}")
         super().close()
+
+    def _logged(self) -> int:
+        """Records that reached emit(): taken by the worker, still queued, or dropped there."""
+        dropped = self._stats.dropped()
+        early = sum(n for reason, n in dropped.items() if reason in CALLER_REASONS)
+        return self._stats.taken + len(self._queue) + early
 
     def stats(self) -> dict[str, Any]:
         """Counters: enqueued, delivered, failed (by reason), spooled, replayed, dropped (by
@@ -423,6 +455,29 @@ class KafkaHandler(logging.Handler):
             f"<KafkaHandler {self.options.bootstrap_servers}/{self.options.topic} "
             f"({logging.getLevelName(self.level)})>"
         )
+
+
+def _drop_reasons(options: HandlerOptions, capacity: int) -> dict[str, str]:
+    """What each drop reason means for this handler, for the drop report on stderr."""
+    level = logging.getLevelName(options.shed_level)
+    queue = f"{capacity:,} records / {options.max_queue_bytes / 2**20:g} MiB"
+    spool = f"{options.spool_max_bytes / 2**20:g} MiB"
+    share = f"{options.shed_fraction:.0%}"
+    return {
+        "queue_shed": f"queue over {share} of {queue}: below {level} shed",
+        "queue_full": f"queue full ({queue})",
+        "spool_shed": f"Kafka away and spool over {share} of {spool}: below {level} shed",
+        "spool_full": f"Kafka away and spool full ({spool})",
+        "kafka_queue_full": "Kafka away, librdkafka's buffer full and no spool_dir",
+        "delivery_failed": "delivery failed and no spool_dir",
+        "shutdown_deadline": "undelivered at the close deadline and no spool_dir",
+        "closed": "logged after close()",
+        "recursion": "logged by the handler's own thread",
+        "emit_error": "emit() failed",
+        "worker_crashed": "queued when the delivery thread crashed",
+        "rejected": "Kafka refused the record",
+        "produce": "produce() failed and no spool_dir",
+    }
 
 
 def _after_fork(ref: weakref.ref[KafkaHandler]) -> None:

@@ -19,12 +19,14 @@ class Stats:
         self.replayed = 0
         self.failed: Counter[str] = Counter()
         self._dropped: Counter[str] = Counter()
+        self.dropped_total = 0  # read without the lock: a cheap "anything new?" check
         self._lock = threading.Lock()
         self.last_error: str | None = None
 
     def drop(self, reason: str, count: int = 1) -> None:
         with self._lock:
             self._dropped[reason] += count
+            self.dropped_total += count
 
     def fail(self, reason: str, count: int = 1) -> None:
         self.failed[reason] += count
