@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 
 $(VENV)/.installed: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -e '.[dev,server,registry,otel,bench]'
 	touch $@
 
 install: $(VENV)/.installed

@@ -1,5 +1,5 @@
 """`python -m kafka_logging ...` is `kafka-logging ...`."""
 
-from kafka_logging.cli import main
+from kafka_logging.console import main
 
 main()

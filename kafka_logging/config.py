@@ -20,7 +20,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
 from kafka_logging.errors import ConfigError
@@ -221,6 +220,8 @@ def _apply_env_overrides(data: dict[str, Any], environ: Mapping[str, str]) -> No
             target = target.setdefault(part, {})
             if not isinstance(target, dict):
                 raise ConfigError(f"{key}: {'.'.join(path[:-1])} is not a section")
+        import yaml  # noqa: PLC0415 - the handler imports this module; it needs no PyYAML
+
         target[path[-1]] = yaml.safe_load(raw)
 
 
@@ -260,6 +261,8 @@ def load(path: str | Path, model: type[M], environ: Mapping[str, str] | None = N
         text = path.read_text()
     except OSError as exc:
         raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
+    import yaml  # noqa: PLC0415 - the handler imports this module; it needs no PyYAML
+
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:

@@ -371,14 +371,15 @@ def test_default_producer_settings(
 
 
 def test_import_stays_light() -> None:
-    """`import kafka_logging` (and resolving KafkaHandler) pulls in neither click nor
-    elasticsearch."""
+    """`import kafka_logging` (and resolving KafkaHandler) pulls in nothing of the server
+    extra: no click, elasticsearch, PyYAML or prometheus-client."""
     import subprocess
     import sys
 
     code = (
         "import sys, kafka_logging; kafka_logging.KafkaHandler; "
-        "bad = [m for m in ('click', 'elasticsearch') if m in sys.modules]; "
+        "bad = [m for m in ('click', 'elasticsearch', 'elastic_transport', 'yaml', "
+        "'prometheus_client') if m in sys.modules]; "
         "print(bad); sys.exit(1 if bad else 0)"
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
