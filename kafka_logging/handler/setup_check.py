@@ -17,12 +17,18 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 from collections.abc import Iterable, Mapping
 
 __all__ = ["find_problems", "run_once"]
 
 DEAD_END_LOGGERS = ("gunicorn.error", "gunicorn.access")
-_SHOWN = 8
+# Named first when disabled: where frameworks log requests and errors.
+FRAMEWORK_LOGGERS = (
+    "uvicorn.error", "uvicorn.access", "uvicorn", "gunicorn.error", "gunicorn.access",
+    "django.request", "django", "flask.app", "werkzeug", "celery", "celery.app.trace",
+)  # fmt: skip
+_SHOWN = 12
 _done = False
 
 
@@ -54,7 +60,7 @@ def find_problems(
     """What in this logging tree loses or duplicates records, one sentence per problem."""
     real = {name: lg for name, lg in loggers.items() if isinstance(lg, logging.Logger)}
     problems: list[str] = []
-    disabled = sorted(name for name, lg in real.items() if lg.disabled)
+    disabled = sorted((name for name, lg in real.items() if lg.disabled), key=_importance)
     if disabled:
         problems.append(
             f"{len(disabled)} logger(s) are disabled, so their records go nowhere (not to Kafka,"
@@ -76,6 +82,13 @@ def find_problems(
                     " does)."
                 )
     return problems
+
+
+def _importance(name: str) -> tuple[int, str]:
+    """Framework loggers first, then the app's and libraries', the standard library's last."""
+    if name in FRAMEWORK_LOGGERS:
+        return (0, f"{FRAMEWORK_LOGGERS.index(name):03d}")
+    return (2 if name.split(".", maxsplit=1)[0] in sys.stdlib_module_names else 1, name)
 
 
 def _names(names: list[str]) -> str:

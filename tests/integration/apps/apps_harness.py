@@ -223,6 +223,18 @@ class Ledger:
     def _fail(self, text: str) -> str:
         return f"{text}\n--- server output (tail) ---\n{self.output[-4000:]}"
 
+    def summary(self, label: str, expected_markers: int) -> str:
+        """One line for the report (shown with `pytest -s`)."""
+        ids = {wire.event_id(r) for r in self.got}
+        errors = sum(isinstance(r.get("error"), dict) for r in self.got)
+        pids = {pid(r) for r in self.got}
+        line = (
+            f"[{label}] markers={expected_markers} records={len(self.got)} "
+            f"distinct_event_ids={len(ids)} with_error={errors} processes={len(pids)}"
+        )
+        print(line)
+        return line
+
     def no_duplicate_event_ids(self) -> None:
         ids = Counter(wire.event_id(r) for r in self.got)
         twice = {i: n for i, n in ids.items() if n > 1}

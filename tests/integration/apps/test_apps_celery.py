@@ -101,4 +101,5 @@ def test_celery_recipe_prefork_ships_every_record_once(
     assert task_pids <= children
     main = [r for r in ledger.got if re.fullmatch(r"worker \d+ stopping", message(r))]
     assert len(main) == 1, "the main process's worker_shutdown line"
+    ledger.summary("celery", len(traffic.all))
     assert handler_said(server.output()) == []

@@ -63,4 +63,5 @@ def test_django_recipe_under_gunicorn_ships_every_record_once(
     ledger.once_each(traffic.all, "m={}", "gunicorn.access")
     assert len(ledger.with_text("Worker exiting")) == 2
     ledger.lines_present("Shutting down: Master")
+    ledger.summary("django", len(traffic.all))
     assert handler_said(server.output()) == []

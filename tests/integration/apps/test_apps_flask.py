@@ -53,4 +53,5 @@ def test_flask_recipe_ships_every_record_once(kafka_bootstrap: str, tmp_path: Pa
     ledger.once_each(traffic.boom, "failing {}", "myapp")
     ledger.exceptions_once(traffic.boom)
     ledger.once_each(traffic.all, "m={}", "werkzeug")
+    ledger.summary("flask", len(traffic.all))
     assert handler_said(server.output()) == []

@@ -92,4 +92,5 @@ def test_gunicorn_recipe_ships_every_record_once(
         assert [pid(r) for r in exiting] == [worker]
     app_pids = {pid(r) for r in ledger.got if r["log"]["logger"] == "myapp"}  # type: ignore[index]
     assert app_pids <= pids
+    ledger.summary(f"gunicorn-{variant}", len(traffic.all))
     assert handler_said(server.output()) == []

@@ -42,4 +42,5 @@ def test_script_recipe_loses_nothing_at_sigterm(kafka_bootstrap: str, tmp_path: 
     ledger.once_each(boom, "failed {}", "myapp")
     ledger.exceptions_once(boom)
     assert len(ledger.got) == 201
+    ledger.summary("script", len(markers))
     assert handler_said(server.output()) == []

@@ -75,6 +75,7 @@ def test_uvicorn_run_recipe_ships_every_record_once(kafka_bootstrap: str, tmp_pa
     check_requests(ledger, traffic)
     for line in SHUTDOWN_LINES:
         assert len(ledger.with_text(line)) == 1, line
+    ledger.summary("uvicorn-run", len(traffic.all))
     assert handler_said(server.output()) == []
 
 
@@ -103,4 +104,5 @@ def test_uvicorn_yaml_recipe_with_two_workers(kafka_bootstrap: str, tmp_path: Pa
     assert len(workers) == 2, workers
     for line in SHUTDOWN_LINES:
         assert sorted(pid(r) for r in ledger.with_text(line)) == sorted(workers), line
+    ledger.summary("uvicorn-yaml-2-workers", len(traffic.all))
     assert handler_said(server.output()) == []

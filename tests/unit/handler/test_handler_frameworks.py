@@ -73,14 +73,15 @@ def test_clean_tree_has_no_problems(make_handler: MakeHandler) -> None:
 
 
 def test_disabled_loggers_are_named(make_handler: MakeHandler) -> None:
-    """Loggers switched off by disable_existing_loggers are reported by name."""
-    manager, root = tree("uvicorn.error", "myapp.views")
+    """Loggers switched off by disable_existing_loggers are reported by name: the
+    framework's first, the standard library's last."""
+    manager, root = tree("asyncio", "uvicorn.error", "myapp.views")
     root.addHandler(make_handler())
-    manager.getLogger("uvicorn.error").disabled = True
-    manager.getLogger("myapp.views").disabled = True
+    for name in ("asyncio", "uvicorn.error", "myapp.views"):
+        manager.getLogger(name).disabled = True
     [problem] = find_problems(manager.loggerDict, root)
-    assert "2 logger(s) are disabled" in problem
-    assert "myapp.views, uvicorn.error" in problem
+    assert "3 logger(s) are disabled" in problem
+    assert "uvicorn.error, myapp.views, asyncio" in problem
     assert "disable_existing_loggers" in problem
 
 
