@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install test lint unit integration demo stack-up stack-down bench
+.PHONY: install test test-engines lint unit integration demo stack-up stack-down bench
 
 $(VENV)/.installed: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,9 +24,16 @@ stack-up: install
 stack-down: install
 	$(BIN)/kafka-logging stack down
 
-## The whole suite: lint, types, unit and integration tests against the real local stack.
+## The whole suite: lint, types, unit and integration tests against the real local stack,
+## then the `engines`-marked tests (exactly-once, DLQ, replay, search, setup, prune) against a
+## private node of each other tested search engine (downloaded once into the cache).
+ENGINES ?= elasticsearch:8.19.21 opensearch:2.19.1
 test: stack-up lint
 	$(BIN)/pytest
+	$(MAKE) test-engines
+
+test-engines: install
+	for engine in $(ENGINES); do $(BIN)/pytest -m engines --search-engine $$engine || exit 1; done
 
 unit: install
 	$(BIN)/pytest -m 'not integration'

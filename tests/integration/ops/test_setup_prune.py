@@ -15,6 +15,8 @@ from confluent_kafka.admin import AdminClient
 from kafka_logging.cli import main
 from kafka_logging.engines.client import EngineClient
 
+pytestmark = pytest.mark.engines  # CI runs these on every tested search engine
+
 
 @pytest.fixture
 def indexer_config(

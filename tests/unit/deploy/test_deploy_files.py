@@ -31,10 +31,27 @@ def _model(command: str) -> type[BaseModel]:
     return model
 
 
+class _ComposeLoader(yaml.SafeLoader):
+    """YAML with Compose's merge tags (`!override`, `!reset`), used by the override files."""
+
+
+def _untagged(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
+    if isinstance(node, yaml.MappingNode):
+        return loader.construct_mapping(node, deep=True)
+    if isinstance(node, yaml.SequenceNode):
+        return loader.construct_sequence(node, deep=True)
+    return loader.construct_scalar(node)  # type: ignore[arg-type]
+
+
+for _tag in ("!override", "!reset"):
+    _ComposeLoader.add_constructor(_tag, _untagged)
+
+
 def _yaml_documents() -> list[tuple[Path, Any]]:
     docs = []
     for path in sorted(DEPLOY.rglob("*.yaml")) + sorted(DEPLOY.rglob("*.yml")):
-        docs.extend((path, doc) for doc in yaml.safe_load_all(path.read_text()) if doc is not None)
+        loaded = yaml.load_all(path.read_text(), Loader=_ComposeLoader)
+        docs.extend((path, doc) for doc in loaded if doc is not None)
     return docs
 
 

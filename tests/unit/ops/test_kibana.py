@@ -107,3 +107,34 @@ def test_import_sends_the_file_as_multipart_with_overwrite(
     assert path == "/api/saved_objects/_import?overwrite=true"
     assert headers["Content-Type"].startswith("multipart/form-data; boundary=")
     assert (SAVED / "saved-objects.ndjson").read_bytes() in body
+
+
+def test_opensearch_gets_a_dashboards_index_pattern(fake_kibana: tuple[str, list[Any]]) -> None:
+    """For OpenSearch, setup talks to OpenSearch Dashboards: the index pattern is a saved object
+    of type index-pattern with the same fixed id, overwritten in place, with `osd-xsrf`."""
+    from kafka_logging.engines.engine import Engine
+
+    url, calls = fake_kibana
+    client = kibana.for_engine(Engine("opensearch", "2.19.1"), url, "admin", "pw")
+    assert client.ensure_data_view("application-logs-*") == kibana.DATA_VIEW_ID
+    client.import_saved_objects(SAVED / "saved-objects.ndjson")
+    (method, path, headers, body) = calls[0]
+    assert (method, path) == (
+        "POST",
+        f"/api/saved_objects/index-pattern/{kibana.DATA_VIEW_ID}?overwrite=true",
+    )
+    assert json.loads(body) == {
+        "attributes": {"title": "application-logs-*", "timeFieldName": "@timestamp"}
+    }
+    assert headers["osd-xsrf"]
+    assert "kbn-xsrf" not in headers
+    assert calls[1][1] == "/api/saved_objects/_import?overwrite=true"
+    assert calls[1][2]["osd-xsrf"]
+
+
+def test_elasticsearch_gets_kibana() -> None:
+    """For Elasticsearch, setup talks to Kibana's data views API."""
+    from kafka_logging.engines.engine import Engine
+
+    client = kibana.for_engine(Engine("elasticsearch", "8.19.21"), "http://kibana:5601")
+    assert type(client) is kibana.Kibana
