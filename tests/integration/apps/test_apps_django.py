@@ -36,7 +36,8 @@ def test_django_recipe_under_gunicorn_ships_every_record_once(
     (tmp_path / "djwsgi.py").write_text(app_source("apps_django_wsgi.py"))
     port = free_port()
     argv = [str(BIN / "gunicorn"), "-c", "gunicorn.conf.py", "djwsgi:application", "-w", "2"]
-    server = Server([*argv, "--bind", f"127.0.0.1:{port}"], tmp_path, port)
+    bind = ["--bind", f"127.0.0.1:{port}", "--timeout", "120"]  # no worker restarts under load
+    server = Server([*argv, *bind], tmp_path, port)
     try:
         server.wait_ready()
         traffic = drive(server.base)

@@ -40,7 +40,8 @@ BOOTED = re.compile(r"Booting worker with pid: (\d+)")
 def run_gunicorn(target: Target, app_dir: Path, argv: list[str]) -> tuple[Server, int, object]:
     """Start gunicorn with `argv` (+ a loopback bind), drive it, stop it with SIGTERM."""
     port = free_port()
-    server = Server([str(BIN / argv[0]), *argv[1:], "--bind", f"127.0.0.1:{port}"], app_dir, port)
+    bind = ["--bind", f"127.0.0.1:{port}", "--timeout", "120"]  # no worker restarts under load
+    server = Server([str(BIN / argv[0]), *argv[1:], *bind], app_dir, port)
     try:
         server.wait_ready()
         traffic = drive(server.base)

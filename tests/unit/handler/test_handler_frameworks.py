@@ -180,3 +180,23 @@ def test_handler_built_off_the_main_thread_leaves_signals_alone() -> None:
         """
     )
     assert child.returncode == 0, child.stderr
+
+
+def test_celery_pool_exit_gets_a_flush() -> None:
+    """With Celery imported, a handler's construction connects one worker_process_shutdown
+    receiver (pool processes leave with os._exit(), which skips atexit)."""
+    child = run_child(
+        """
+        from celery import signals
+        from kafka_logging import KafkaHandler
+        from kafka_logging.handler import shutdown
+        KafkaHandler("127.0.0.1:1", service_name="t")
+        KafkaHandler("127.0.0.1:1", service_name="t")
+        receivers = [r for r in signals.worker_process_shutdown.receivers
+                     if "_flush_on_celery_exit" in repr(r)]
+        print(len(receivers))
+        signals.worker_process_shutdown.send(sender=None, pid=1, exitcode=0)
+        """
+    )
+    assert child.returncode == 0, child.stderr
+    assert child.stdout == "1\n"
