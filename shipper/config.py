@@ -28,6 +28,14 @@ class ParserConfig(StrictModel):
     """
 
     type: Literal["text", "json", "regex"] = "text"
+    # json: how a line that is not a JSON object is shipped. flag: as text flagged parse_error.
+    # text: as text, unflagged, when it does not start with "{" (containers mix an app's JSON
+    # with what else the process prints, such as a traceback on stderr).
+    non_json: Literal["flag", "text"] = "flag"
+    # json: the field names of python-json-logger's JsonFormatter (LogRecord attribute names)
+    # renamed to the ECS fields KafkaHandler writes (levelname -> log.level, exc_info ->
+    # error.*, ...); see shipper/parsers.py.
+    preset: Literal["python-json-logger"] | None = None
     pattern: str | None = None
     timestamp_field: str | None = None
     timestamp_format: str | None = None  # strptime format; None = ISO 8601
@@ -48,6 +56,8 @@ class ParserConfig(StrictModel):
                 raise ValueError("parser.pattern has no named groups (?P<name>...)")
         elif self.pattern is not None:
             raise ValueError("parser.pattern is only used with parser.type regex")
+        if self.type != "json" and (self.preset is not None or self.non_json != "flag"):
+            raise ValueError("parser.preset and parser.non_json are only used with type json")
         return self
 
 

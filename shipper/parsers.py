@@ -159,6 +159,82 @@ def _json(text: str) -> tuple[Fields | None, tuple[str, ...]]:
     return nest(value), ()
 
 
+def _json_or_text(text: str) -> tuple[Fields | None, tuple[str, ...]]:
+    """JSON objects parsed; a line not starting with "{" is plain text (no flag)."""
+    if not text.lstrip().startswith("{"):
+        return None, ()
+    return _json(text)
+
+
+# python-json-logger's JsonFormatter writes LogRecord attribute names; KafkaHandler's ECS names.
+_STDLIB_RENAMES = {
+    "levelname": "log.level",
+    "name": "log.logger",
+    "filename": "log.origin.file.name",
+    "lineno": "log.origin.file.line",
+    "funcName": "log.origin.function",
+    "process": "process.pid",
+    "processName": "process.name",
+    "thread": "process.thread.id",
+    "threadName": "process.thread.name",
+    "stack_info": "log.origin.stack_trace",
+    "timestamp": "@timestamp",  # JsonFormatter(timestamp=True): ISO 8601
+}
+_STDLIB_DERIVED = ("levelno", "msecs", "relativeCreated", "created", "asctime", "exc_info")
+
+
+def _exception_line(stack: str) -> tuple[str, str]:
+    """(error.type, error.message) from a formatted traceback's last line."""
+    lines = [line for line in stack.splitlines() if line.strip()]
+    last = lines[-1] if lines else ""
+    kind, sep, message = last.partition(": ")
+    if not sep and " " in kind.strip():
+        return "", last
+    return kind.strip(), message
+
+
+def python_json_logger(flat: Fields) -> Fields:
+    """python-json-logger's field names -> KafkaHandler's ECS record (before nesting).
+    exc_info (the formatted traceback) becomes error.stack_trace / type / message; created
+    (epoch seconds) is the @timestamp when there is no "timestamp"; levelno, msecs and
+    relativeCreated and asctime are dropped (derived); every other field is kept as it is."""
+    if "levelname" not in flat and "exc_info" not in flat and "timestamp" not in flat:
+        return flat
+    out: Fields = {}
+    for key, value in flat.items():
+        renamed = _STDLIB_RENAMES.get(key)
+        if renamed is not None:
+            out[renamed] = value.lower() if key == "levelname" and isinstance(value, str) else value
+        elif key not in _STDLIB_DERIVED:
+            out[key] = value
+    created = flat.get("created")
+    if "@timestamp" not in out and isinstance(created, (int, float)):
+        out["@timestamp"] = created
+    stack = flat.get("exc_info")
+    if isinstance(stack, str) and stack:
+        kind, message = _exception_line(stack)
+        out["error.stack_trace"] = stack.rstrip("\n")
+        if kind:
+            out["error.type"] = kind
+        out["error.message"] = message
+    return out
+
+
+def _json_parser(config: ParserConfig) -> Parser:
+    base = _json_or_text if config.non_json == "text" else _json
+    if config.preset != "python-json-logger":
+        return base
+
+    def parse(text: str) -> tuple[Fields | None, tuple[str, ...]]:
+        fields, flags = base(text)
+        if fields is None or flags:
+            return fields, flags
+        # The stdlib names have no dots, so they are top-level keys of the nested fields.
+        return nest(python_json_logger(fields)), flags
+
+    return parse
+
+
 def _regex(pattern: str) -> Parser:
     match = re.compile(pattern).search
 
@@ -175,7 +251,7 @@ def _regex(pattern: str) -> Parser:
 def build_parser(config: ParserConfig) -> Parser:
     if config.type == "text":
         return _text
-    parser = _json if config.type == "json" else _regex(config.pattern or "")
+    parser = _json_parser(config) if config.type == "json" else _regex(config.pattern or "")
     field = config.timestamp_field or ("@timestamp" if config.type == "json" else None)
     if field is None:
         return parser

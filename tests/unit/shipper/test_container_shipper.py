@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -180,3 +181,89 @@ def test_docker_json_file_gets_the_container_id_from_its_path(tmp_path: Path) ->
     assert record["message"] == "x" * 20_000
     assert record["container"] == {"id": CID, "runtime": "docker"}
     assert record["service"]["name"] == "docker-app"
+
+
+def _logged(formatter: logging.Formatter) -> tuple[logging.LogRecord, str]:
+    record = logging.LogRecord("shop.pay", logging.ERROR, "pay.py", 12, "charge failed", None, None)
+    try:
+        raise ZeroDivisionError("division by zero")
+    except ZeroDivisionError:
+        record.exc_info = sys.exc_info()
+    record.funcName = "charge"
+    record.order_id = 7
+    return record, formatter.format(record)
+
+
+SHAPE = [
+    ("message",),
+    ("log", "level"),
+    ("log", "logger"),
+    ("log", "origin", "file", "name"),
+    ("log", "origin", "file", "line"),
+    ("log", "origin", "function"),
+    ("process", "pid"),
+    ("process", "thread", "name"),
+    ("error", "type"),
+    ("error", "message"),
+    ("error", "stack_trace"),
+    ("order_id",),
+]
+
+
+def _get(record: dict[str, Any], path: tuple[str, ...]) -> Any:
+    value: Any = record
+    for part in path:
+        value = value[part]
+    return value
+
+
+def test_python_json_logger_on_stdout_lands_in_kafka_handlers_shape(tmp_path: Path) -> None:
+    """A record logged through python-json-logger's JsonFormatter to stdout, shipped from a
+    CRI file with parser preset python-json-logger, has the fields KafkaHandler's record has
+    (message, log.level, log.logger, log.origin.*, process.*, error.*, extras), equal values."""
+    from pythonjsonlogger.json import JsonFormatter
+
+    fmt = "%(levelname)s %(name)s %(message)s %(filename)s %(lineno)d %(funcName)s %(process)d"
+    record, line = _logged(JsonFormatter(f"{fmt} %(threadName)s", timestamp=True))
+    expected = EcsFormatter().build(record)
+    (pod_dir(tmp_path) / "0.log").write_bytes(containerd("stdout", line.encode(), STAMP))
+    inputs = [
+        {
+            "paths": [str(tmp_path / "pods" / "**" / "*.log")],
+            "service": "{container}",
+            "format": "cri",
+            "parser": {"type": "json", "preset": "python-json-logger"},
+        }
+    ]
+    _shipper, sink = run(tmp_path, inputs)
+    [shipped] = sink.delivered
+    for path in SHAPE:
+        assert _get(shipped, path) == _get(expected, path), path
+    # python-json-logger rounds to the microsecond where EcsFormatter truncates
+    assert shipped["@timestamp"][:23] == expected["@timestamp"][:23]
+    assert "levelname" not in shipped
+    assert "exc_info" not in shipped
+
+
+def test_ecs_formatter_on_stdout_lands_in_kafka_handlers_shape(tmp_path: Path) -> None:
+    """kafka-logging's own EcsFormatter writing to stdout: the shipped record has the same
+    fields and values as KafkaHandler's, with the shipper's event.id."""
+    formatter = EcsFormatter()
+    record, line = _logged(formatter)
+    expected = EcsFormatter().build(record)
+    (pod_dir(tmp_path) / "0.log").write_bytes(containerd("stdout", line.encode(), STAMP))
+    inputs = [
+        {
+            "paths": [str(tmp_path / "pods" / "**" / "*.log")],
+            "service": "{container}",
+            "format": "cri",
+            "parser": {"type": "json", "non_json": "text"},
+        }
+    ]
+    shipper, sink = run(tmp_path, inputs)
+    [shipped] = sink.delivered
+    for path in SHAPE:
+        assert _get(shipped, path) == _get(expected, path), path
+    assert shipped["@timestamp"] == expected["@timestamp"]
+    identity = next(iter(shipper.files.values())).identity
+    assert shipped["event"]["id"] == line_event_id("unit-host", identity, 0)
