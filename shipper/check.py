@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+from collections import Counter
 from pathlib import Path
 
 from confluent_kafka import KafkaException
@@ -12,8 +13,11 @@ from confluent_kafka.admin import AdminClient
 from kafka_logging.errors import FatalError
 from kafka_logging.kafka_diag import ErrorCollector
 from shipper.checkpoint import CheckpointStore
-from shipper.config import ShipperConfig
+from shipper.config import InputConfig, ShipperConfig
+from shipper.container import DECODERS
 from shipper.discovery import Discovery
+from shipper.kubernetes import path_meta
+from shipper.records import RecordBuilder
 
 
 def check_kafka(config: ShipperConfig, timeout: float = 5.0) -> list[str]:
@@ -61,7 +65,56 @@ def check_inputs(config: ShipperConfig) -> tuple[list[str], list[str]]:
     for index, count in enumerate(per_input):
         paths = ", ".join(config.inputs[index].paths)
         notes.append(f"inputs[{index}] ({paths}): {count} file(s) match now")
+        if config.inputs[index].format != "plain":
+            files = [w.path for w in found.values() if w.input == index]
+            notes += container_notes(config.inputs[index], index, files)
     return problems, notes
+
+
+def _first_line(path: str, limit: int = 65536) -> str | None:
+    try:
+        with open(path, "rb") as f:
+            data = f.read(limit)
+    except OSError:
+        return None
+    line = data.split(b"\n", 1)[0] if b"\n" in data else None
+    return None if line is None else line.decode("utf-8", "replace")
+
+
+def container_notes(config: InputConfig, index: int, paths: list[str]) -> list[str]:
+    """What a container input finds: formats by path, whether the files' first lines are in
+    that format, the pods and containers seen, the service names the rule gives."""
+    formats: Counter[str] = Counter()
+    mismatched: list[str] = []
+    pods: set[tuple[str, str]] = set()
+    containers: set[str] = set()
+    services: set[str] = set()
+    builder = RecordBuilder(config, "check", None)
+    for path in paths:
+        fmt = builder.file_format(path)
+        formats[fmt or "plain"] += 1
+        meta = path_meta(path)
+        if meta.namespace is not None and meta.pod is not None:
+            pods.add((meta.namespace, meta.pod))
+        if meta.container is not None or meta.container_id is not None:
+            containers.add(f"{meta.pod}/{meta.container}" if meta.pod else str(meta.container_id))
+        services.add(builder.service_of(meta))
+        line = _first_line(path) if fmt is not None else None
+        if fmt is not None and line is not None and DECODERS[fmt](line) is None:
+            mismatched.append(path)
+    notes = [
+        f"inputs[{index}] format {config.format}: "
+        + (", ".join(f"{n} {f}" for f, n in sorted(formats.items())) or "no files")
+        + f"; {len(pods)} pod(s), {len(containers)} container(s)"
+        + (f"; service.name: {', '.join(sorted(services)[:5])}" if services else "")
+        + (" ..." if len(services) > 5 else "")
+    ]
+    for path in mismatched[:5]:
+        notes.append(
+            f"inputs[{index}]: {path}: first line is not in the {builder.file_format(path)} "
+            "format (set `format` explicitly?); such lines ship flagged container_malformed"
+        )
+    return notes
 
 
 def check_metrics(config: ShipperConfig) -> list[str]:

@@ -267,3 +267,62 @@ def test_ecs_formatter_on_stdout_lands_in_kafka_handlers_shape(tmp_path: Path) -
     assert shipped["@timestamp"] == expected["@timestamp"]
     identity = next(iter(shipper.files.values())).identity
     assert shipped["event"]["id"] == line_event_id("unit-host", identity, 0)
+
+
+def test_check_says_what_a_container_input_finds(tmp_path: Path) -> None:
+    """`ship --check` notes: formats detected by path, pods and containers seen, the
+    service names the rule gives, and files whose first line is not in their format."""
+    from shipper.check import check_inputs
+
+    (pod_dir(tmp_path) / "0.log").write_bytes(containerd("stdout", b"hi", STAMP))
+    (pod_dir(tmp_path, "ops", "cron-1") / "0.log").write_bytes(b'{"log":"docker?\\n"}\n')
+    inputs = [
+        {
+            "paths": [str(tmp_path / "pods" / "**" / "*.log")],
+            "service": "{namespace}",
+            "format": "auto",
+        }
+    ]
+    problems, notes = check_inputs(config(tmp_path, inputs=inputs))
+    assert problems == []
+    assert (
+        "inputs[0] format auto: 2 cri; 2 pod(s), 2 container(s); service.name: ops, shop" in notes
+    )
+    assert any("cron-1" in n and "first line is not in the cri format" in n for n in notes)
+
+
+def test_the_daemonset_ships_pods_as_cri_and_leaves_its_own_pod_out(tmp_path: Path) -> None:
+    """deploy/kubernetes/shipper-daemonset.yaml: its input (pointed at a copy of a node's
+    /var/log/pods) decodes CRI with metadata, and its exclude drops the shipper's own pod."""
+    import yaml
+
+    from kafka_logging.config import parse
+    from shipper.config import ShipperConfig
+    from shipper.discovery import Discovery
+
+    manifest = Path(__file__).parents[3] / "deploy" / "kubernetes" / "shipper-daemonset.yaml"
+    [config_map] = [d for d in yaml.safe_load_all(manifest.read_text()) if d["kind"] == "ConfigMap"]
+    text = config_map["data"]["shipper.yaml"].replace("/var/log/pods", str(tmp_path / "pods"))
+    data = yaml.safe_load(text)
+    data["kafka"].pop("sasl_password_file")
+    shipper_config = parse(data, ShipperConfig, environ={})
+    own = pod_dir(tmp_path, "logging", "kafka-logging-shipper-8xk2p") / "0.log"
+    app = pod_dir(tmp_path) / "0.log"
+    for path in (own, app):
+        path.write_bytes(containerd("stdout", b"x", STAMP))
+    [container_input] = shipper_config.inputs
+    assert container_input.format == "cri"
+    found = Discovery([(container_input.paths, container_input.exclude)]).scan()
+    assert [w.path for w in found.values()] == [str(app)]
+
+
+def test_the_deploy_example_documents_the_container_keys() -> None:
+    """deploy/shipper.yaml has a container input and documents every container key."""
+    from shipper.config import ContainerConfig, ParserConfig, load_config
+
+    example = Path(__file__).parents[3] / "deploy" / "shipper.yaml"
+    loaded = load_config(example)
+    assert [i.format for i in loaded.inputs if i.name == "containers"] == ["cri"]
+    text = example.read_text()
+    for field in [*ContainerConfig.model_fields, *ParserConfig.model_fields, "format"]:
+        assert f"{field}:" in text, field
