@@ -94,6 +94,9 @@ class ContainerConfig(StrictModel):
     # service.name when `service` names something the path does not give (e.g. {namespace}
     # for a Docker json-file path)
     service_fallback: str = "unknown"
+    # true: a service.name in the app's own JSON wins over the input's service rule (which
+    # then only names the records that carry none)
+    service_from_app: bool = False
 
 
 class InputConfig(StrictModel):

@@ -270,8 +270,9 @@ class ContainerEncoder(FileEncoder):
         super().__init__(builder, path, identity)
         self.fast = False
         self.static = meta.fields() if builder.container.metadata else {}
-        service = builder.service_of(meta)
+        service = self.service_name = builder.service_of(meta)
         self.service_field = {"name": service}
+        self.app_service = builder.container.service_from_app
         self.dataset = builder.dataset_of(meta)
         self.key = service.encode() if builder.constant_key is not None else None
         self.hostname = builder.hostname
@@ -281,16 +282,30 @@ class ContainerEncoder(FileEncoder):
         _start, _end, text, flags, offset, time, stream = event
         eid = line_event_id(self.hostname, self.identity, offset)
         record = builder.record(self.path, time or timestamp, text, offset, eid)
-        record["service"] = self.service_field
         record["event"]["dataset"] = self.dataset
         record["stream"] = stream
         record.update(self.static)
         log: dict[str, Any] = record["log"]
+        key = self.key
         if builder.parse is not None:
-            record, log, flags = builder._parsed(record, text, flags, builder.parse)
+            if self.app_service:  # the app's service.name (if any) survives the merge
+                del record["service"]
+                record, log, flags = builder._parsed(record, text, flags, builder.parse)
+                service = record.get("service")
+                if not isinstance(service, dict):
+                    service = record["service"] = {}
+                name = service.setdefault("name", self.service_name)
+                if key is not None:
+                    key = str(name).encode()
+            else:
+                record["service"] = self.service_field
+                record, log, flags = builder._parsed(record, text, flags, builder.parse)
+        else:
+            record["service"] = self.service_field
         if flags:
             log["flags"] = list(flags)
-        key = self.key if builder.key_of is None else builder.key_of(record)
+        if builder.key_of is not None:
+            key = builder.key_of(record)
         return encode_json(record), key, [*builder.header_prefix, (HEADER_EVENT_ID, eid.encode())]
 
     def batch(self, events: Sequence[Event], timestamp: str) -> list[Message]:

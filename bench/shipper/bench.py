@@ -1,9 +1,11 @@
 """Shipper benchmark: lines/s from a large file to the local broker, acknowledged and
 checkpointed, against `kcat -P` (raw librdkafka, the ceiling) and rsyslog imfile -> omkafka,
 in one run on the same file and broker. Also JSON lines, multiline, and RSS while tailing
-1,000 files.
+1,000 files; and a container case: the same text lines plain and as containerd writes them
+(`<time> stdout F <line>` under /var/log/pods-like paths, `format: cri`), alternately.
 
     .venv/bin/python bench/shipper/bench.py --size-mb 1024 --rounds 3
+    .venv/bin/python bench/shipper/bench.py --only-cri --cri-lines 1500000 --rounds 2
 
 kcat and the shipper contenders (default: the shipper with output.workers 0 and 2) run
 alternately, --rounds times each, on the same file, each into a fresh topic; the report gives
@@ -101,6 +103,51 @@ def generate(path: Path, size: int, kind: str) -> int:
             f.write(data)
             written += len(data)
     return records
+
+
+def generate_cri(plain: Path, pods: Path, lines: int) -> tuple[Path, Path]:
+    """`lines` text lines, plain and as containerd writes them (stdout, F, RFC3339Nano);
+    returns (plain file, CRI file)."""
+    rng = random.Random(7)
+    cri = pods / "shop_web-7d9f-x2x7q_0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0" / "app" / "0.log"
+    cri.parent.mkdir(parents=True, exist_ok=True)
+    with open(plain, "w") as out_plain, open(cri, "w") as out_cri:
+        for start in range(0, lines, 10000):
+            chunk = [text_line(rng, i) for i in range(start, min(lines, start + 10000))]
+            out_plain.write("\n".join(chunk) + "\n")
+            out_cri.write(
+                "".join(
+                    f"2026-11-22T04:{i // 60000 % 60:02d}:{i // 1000 % 60:02d}."
+                    f"{i % 1000:03d}{(i * 7919) % 1000000:06d}Z stdout F {line}\n"
+                    for i, line in enumerate(chunk, start)
+                )
+            )
+    return plain, cri
+
+
+def cri_rounds(args: argparse.Namespace, work: Path, results: dict[str, Any]) -> None:
+    """The same lines plain (parser text) and in containerd's envelope (format cri, kubernetes
+    metadata from the path), alternately, --rounds times each, one producer in-process."""
+    plain, cri = generate_cri(work / "plain.log", work / "pods", args.cri_lines)
+    runs: dict[str, list[dict[str, Any]]] = {"plain": [], "cri": []}
+    broker = broker_pid()
+    for _ in range(args.rounds):
+        runs["plain"].append(run_shipper(args.bootstrap, plain, args.cri_lines, {}, 0, broker))
+        print("plain", runs["plain"][-1], flush=True)
+        extra = {"format": "cri", "service": "{container}"}
+        runs["cri"].append(run_shipper(args.bootstrap, cri, args.cri_lines, extra, 0, broker))
+        print("cri", runs["cri"][-1], flush=True)
+    results["cri_case"] = {
+        "lines": args.cri_lines,
+        "plain_bytes": plain.stat().st_size,
+        "cri_bytes": cri.stat().st_size,
+        "plain": runs["plain"],
+        "cri": runs["cri"],
+        "median_lines_per_s": {k: summary(v)["median_lines_per_s"] for k, v in runs.items()},
+        "median_cpu_us_per_line": {
+            k: statistics.median(r["cpu_us_per_line"] for r in v) for k, v in runs.items()
+        },
+    }
 
 
 def lines_in(path: Path) -> int:
@@ -420,6 +467,9 @@ def main() -> None:
     parser.add_argument("--skip-rsyslog", action="store_true")
     parser.add_argument("--skip-others", action="store_true", help="text rounds only")
     parser.add_argument("--many-files", type=int, default=1000)
+    parser.add_argument("--cri-lines", type=int, default=1_500_000, help="container case size")
+    parser.add_argument("--skip-cri", action="store_true")
+    parser.add_argument("--only-cri", action="store_true", help="the container case only")
     args = parser.parse_args()
     results: dict[str, Any] = {
         "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -429,6 +479,10 @@ def main() -> None:
     }
     work = Path(tempfile.mkdtemp(prefix="shipper-bench-data-", dir="/var/tmp"))
     try:
+        if args.only_cri:
+            cri_rounds(args, work, results)
+            finish(results)
+            return
         text = work / "text.log"
         records = generate(text, args.size_mb * 1024 * 1024, "text")
         size = text.stat().st_size
@@ -441,8 +495,14 @@ def main() -> None:
         text.unlink()
         if not args.skip_others:
             run_others(args, work, results)
+        if not args.skip_cri:
+            cri_rounds(args, work, results)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    finish(results)
+
+
+def finish(results: dict[str, Any]) -> None:
     out = (
         ROOT
         / "bench"
@@ -450,7 +510,12 @@ def main() -> None:
         / f"shipper-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}.json"
     )
     out.write_text(json.dumps(results, indent=2) + "\n")
-    print(json.dumps({k: v for k, v in results["text"].items() if k.startswith("ratio")}, indent=2))
+    if "text" in results:
+        ratios = {k: v for k, v in results["text"].items() if k.startswith("ratio")}
+        print(json.dumps(ratios, indent=2))
+    if "cri_case" in results:
+        case = results["cri_case"]
+        print(json.dumps({k: case[k] for k in case if k.startswith("median")}, indent=2))
     print(f"written to {out}")
 
 

@@ -326,3 +326,22 @@ def test_the_deploy_example_documents_the_container_keys() -> None:
     text = example.read_text()
     for field in [*ContainerConfig.model_fields, *ParserConfig.model_fields, "format"]:
         assert f"{field}:" in text, field
+
+
+def test_service_from_app_keeps_the_apps_own_service_name(tmp_path: Path) -> None:
+    """container.service_from_app: the app's service.name wins (and is the Kafka key); a
+    line without one is named by the rule."""
+    data = containerd("stdout", ecs_line("with service"), STAMP)
+    data += containerd("stdout", b'{"message": "without"}', STAMP)
+    (pod_dir(tmp_path) / "0.log").write_bytes(data)
+    inputs = [
+        {
+            "paths": [str(tmp_path / "pods" / "**" / "*.log")],
+            "service": "{container}",
+            "format": "cri",
+            "parser": {"type": "json"},
+            "container": {"service_from_app": True},
+        }
+    ]
+    _shipper, sink = run(tmp_path, inputs)
+    assert [r["service"]["name"] for r in sink.delivered] == ["checkout", "app"]
