@@ -319,10 +319,11 @@ def drain(topic: str, n: int, workers: int, work: Path) -> dict[str, Any]:
 # ------------------------------------------------------------------ one service, two indexers
 
 
-def emit_as_one_service(topic: str, count: int, service: str) -> None:
+def emit_as_one_service(topic: str, count: int, service: str, key: str | None) -> None:
     """One process of `service`: `count` records through KafkaHandler with its default key
-    (whatever the handler keys by), then a flush. Run in forked children."""
-    handler = KafkaHandler(KAFKA, topic, service_name=service)
+    (or `key_field=key` when given), then a flush. Run in forked children."""
+    options: dict[str, Any] = {} if key is None else {"key_field": key}
+    handler = KafkaHandler(KAFKA, topic, service_name=service, **options)
     logger = logging.getLogger(f"bench.share.{os.getpid()}")
     logger.propagate = False
     logger.addHandler(handler)
@@ -347,7 +348,9 @@ def partition_counts(topic: str, partitions: int) -> list[int]:
         consumer.close()
 
 
-def share(work: Path, records: int, processes: int, partitions: int) -> dict[str, Any]:
+def share(
+    work: Path, records: int, processes: int, partitions: int, key: str | None = None
+) -> dict[str, Any]:
     """Records of ONE service, written by `processes` processes through KafkaHandler with its
     default key, into a `partitions`-partition topic; then two indexers in one group drain
     it. Shows how the handler's key spreads one service, and what each indexer gets."""
@@ -361,7 +364,7 @@ def share(work: Path, records: int, processes: int, partitions: int) -> dict[str
     started = time.monotonic()
     context = multiprocessing.get_context("fork")  # no producer exists in this process yet
     children = [
-        context.Process(target=emit_as_one_service, args=(topic, per_process, "shop"))
+        context.Process(target=emit_as_one_service, args=(topic, per_process, "shop", key))
         for _ in range(processes)
     ]
     for child in children:
@@ -375,6 +378,7 @@ def share(work: Path, records: int, processes: int, partitions: int) -> dict[str
     delete_topics(topic, f"{topic}.dlq")
     return {
         "service": "shop",
+        "key_field": key or "the handler's default",
         "processes": processes,
         "records": total,
         "partitions": partitions,
@@ -624,6 +628,11 @@ def main() -> None:
     parser.add_argument("--share-records", type=int, default=200_000)
     parser.add_argument("--share-processes", type=int, default=4)
     parser.add_argument(
+        "--share-key",
+        default=None,
+        help="key_field for the share part's handlers (default: the handler's own default)",
+    )
+    parser.add_argument(
         "--only",
         nargs="+",
         choices=["throughput", "share", "latency", "outage"],
@@ -701,7 +710,7 @@ def main() -> None:
             es.close()
         if "share" in args.only:
             results["share"] = share(
-                work, args.share_records, args.share_processes, args.partitions
+                work, args.share_records, args.share_processes, args.partitions, args.share_key
             )
         if "latency" in args.only:
             results["latency"] = latency(work, args.latency_rate, args.latency_seconds)
