@@ -27,6 +27,7 @@ Parts (all in one run, same node, same template, results in bench/results/indexe
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
@@ -41,7 +42,7 @@ import threading
 import time
 import urllib.request
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
@@ -54,9 +55,10 @@ from elasticsearch import Elasticsearch
 
 from indexer.config import IndexSettings
 from indexer.template import install_template
+from kafka_logging.engines.client import EngineClient
 from kafka_logging.handler import KafkaHandler
 from kafka_logging.stack import manager
-from kafka_logging.stack.settings import StackSettings, default_cache_dir
+from kafka_logging.stack.settings import StackSettings, default_cache_dir, private_stack
 from kafka_logging.wire.record import Encoding, encode_json, headers_for, random_event_id
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -150,20 +152,25 @@ def index_settings(prefix: str) -> IndexSettings:
     )
 
 
-def cleanup_es(es: Elasticsearch, prefix: str) -> None:
-    es.options(ignore_status=404).indices.delete(index=f"{prefix}-*", allow_no_indices=True)
-    es.options(ignore_status=404).indices.delete_index_template(name=f"{prefix}-tpl")
+def engine(url: str | None = None, **options: Any) -> EngineClient:
+    """The project's own client: works with every supported engine (--search-engine)."""
+    return EngineClient([url or ES], request_timeout=120, max_retries=3, options=options)
 
 
-def count(es: Elasticsearch, prefix: str) -> int:
-    es.indices.refresh(index=f"{prefix}-*", allow_no_indices=True)
-    return int(es.count(index=f"{prefix}-*", allow_no_indices=True)["count"])
+def cleanup_es(es: EngineClient, prefix: str) -> None:
+    es.delete_matching(f"{prefix}-*")
+    es.delete_index_template(f"{prefix}-tpl")
+
+
+def count(es: EngineClient, prefix: str) -> int:
+    es.refresh(f"{prefix}-*")
+    return es.count(f"{prefix}-*")
 
 
 # ------------------------------------------------------------------ ceiling
 
 
-def ceiling(es: Elasticsearch, values: list[bytes], ids: list[str], threads: int) -> dict[str, Any]:
+def ceiling(es: EngineClient, values: list[bytes], ids: list[str], threads: int) -> dict[str, Any]:
     prefix = f"bench-ceil{threads}-{RUN}-{uuid.uuid4().hex[:4]}"
     install_template(es, index_settings(prefix))
     index = datetime.now(UTC).strftime(f"{prefix}-%Y.%m.%d")
@@ -179,11 +186,12 @@ def ceiling(es: Elasticsearch, values: list[bytes], ids: list[str], threads: int
             )
             parts.append(value)
         bodies.append(b"\n".join(parts) + b"\n")
-    client = Elasticsearch(ES, request_timeout=120, max_retries=0, connections_per_node=threads)
+    # The same thin client the indexer uses (no per-document work: bodies are prebuilt).
+    client = EngineClient([ES], request_timeout=120, options={"connections_per_node": threads})
     errors = 0
 
     def send(body: bytes) -> int:
-        resp = client.bulk(operations=body, filter_path="errors,items.*.error")  # type: ignore[arg-type]
+        resp = client.bulk(body, filter_path="errors,items.*.error")
         return sum(1 for item in resp.get("items", []) if "error" in item["create"])
 
     started = time.monotonic()
@@ -292,7 +300,7 @@ def drain(topic: str, n: int, workers: int, work: Path) -> dict[str, Any]:
     for proc, _ in procs:
         proc.send_signal(signal.SIGTERM)
     codes = [proc.wait(60) for proc, _ in procs]
-    es = Elasticsearch(ES, request_timeout=60)
+    es = engine()
     total = count(es, prefix)
     cleanup_es(es, prefix)
     es.close()
@@ -638,7 +646,39 @@ def main() -> None:
         choices=["throughput", "share", "latency", "outage"],
         default=["throughput", "share", "latency", "outage"],
     )
+    parser.add_argument(
+        "--search-engine",
+        default=None,
+        help="Run against a private node of this engine (PRODUCT:VERSION, e.g. "
+        "opensearch:2.19.1) instead of the stack's Elasticsearch; throughput only.",
+    )
     args = parser.parse_args()
+    if args.search_engine:
+        with private_engine(args.search_engine):
+            run(args)
+    else:
+        run(args)
+
+
+@contextlib.contextmanager
+def private_engine(spec: str) -> Iterator[None]:
+    """A private node of `spec` on free ports (ES points at it) for the whole run."""
+    global ES  # noqa: PLW0603 - every part reads the URL from here
+    base = Path(tempfile.mkdtemp(prefix="bench-engine-", dir="/var/tmp"))
+    os.chmod(base, 0o755)
+    settings = private_stack(base, search_engine=spec, es_heap="1g")
+    manager.up(settings, say, only=["elasticsearch"])
+    ES = settings.es_url
+    try:
+        yield
+    finally:
+        manager.down(settings, say)
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def run(args: argparse.Namespace) -> None:
+    if args.search_engine:
+        args.only = [part for part in args.only if part == "throughput"]
     RESULTS.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="bench-indexer-"))
     results: dict[str, Any] = {
@@ -648,6 +688,7 @@ def main() -> None:
         "partitions": args.partitions,
         "cpus": os.cpu_count(),
         "load_at_start": os.getloadavg(),
+        "search_engine": args.search_engine or "stack",
     }
     out = RESULTS / f"indexer-{datetime.now(UTC):%Y%m%dT%H%M%S}.json"
     try:
@@ -665,7 +706,8 @@ def main() -> None:
                 f" ({results['avg_record_bytes']:.0f} B avg)"
             )
             results["prefill_seconds"] = prefill(topic, values, ids, args.partitions)
-            es = Elasticsearch(ES, request_timeout=120)
+            es = engine()
+            results["engine"] = es.engine().name
             # Rounds interleave ceiling and indexer runs: the machine is shared and noisy,
             # so each ratio compares runs minutes apart, and the median is reported.
             rounds = []
