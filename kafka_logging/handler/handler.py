@@ -116,9 +116,11 @@ from kafka_logging.handler.delivery import Worker, WorkerSettings
 from kafka_logging.handler.diag import Diagnostics
 from kafka_logging.handler.drops import CALLER_REASONS, DropReport
 from kafka_logging.handler.ecs import ATTR_MESSAGE, ATTR_SPAN, EcsFormatter, render_message
+from kafka_logging.handler.loguru_sink import record_from_loguru
 from kafka_logging.handler.otel import span_capture
 from kafka_logging.handler.redact import DEFAULT_KEYS, DEFAULT_PATTERNS, Redactor
 from kafka_logging.handler.stats import Stats
+from kafka_logging.handler.structlog_adapter import from_processor_formatter
 from kafka_logging.wire import record as wire
 
 DEFAULT_QUEUE_BYTES = 64 * 2**20
@@ -311,6 +313,7 @@ class KafkaHandler(logging.Handler):
         self._shed_level = options.shed_level
         self._explain = _drop_reasons(options, capacity)
         self._abandoned: list[Any] = []
+        self._loguru = threading.local()
         self._fresh_state()
         os.register_at_fork(after_in_child=functools.partial(_after_fork, weakref.ref(self)))
         shutdown.watch(self)  # SIGTERM and os._exit() paths that skip atexit (shutdown.py)
@@ -345,6 +348,9 @@ class KafkaHandler(logging.Handler):
                 self._refuse(record)
                 return
             message = record.msg
+            if type(message) is dict and "_logger" in record.__dict__:
+                record = from_processor_formatter(record)  # structlog's stdlib route
+                message = record.msg
             if record.args:
                 message = record.__dict__[ATTR_MESSAGE] = render_message(record)
             capture = self._capture
@@ -393,10 +399,30 @@ class KafkaHandler(logging.Handler):
             f": {record.levelname} {record.name}: {render_message(record)[:500]}",
         )
 
+    def write(self, message: str) -> None:
+        """loguru's sink protocol (`logger.add(handler)`): ship the loguru record that
+        `message` carries (see loguru_sink.py); plain text is shipped as an INFO record."""
+        self._loguru.wrote = True  # loguru's StreamSink calls flush() next: not a real one
+        loguru_record = getattr(message, "record", None)
+        if isinstance(loguru_record, dict):
+            record = record_from_loguru(loguru_record)
+        else:
+            text = str(message).rstrip("\n")
+            if not text:
+                return
+            record = logging.LogRecord("stream", logging.INFO, "", 0, text, None, None)
+        if record.levelno >= self.level:
+            self.handle(record)
+
     # -- control ---------------------------------------------------------------------------
     def flush(self, timeout: float | None = None) -> bool:  # type: ignore[override]
         """Wait (at most `timeout`, default flush_timeout) until every queued record is
-        acknowledged by Kafka, or durably spooled while it is down. True when all delivered."""
+        acknowledged by Kafka, or durably spooled while it is down. True when all delivered.
+        (Right after `write()` on the same thread, i.e. from loguru after each record, it
+        returns at once: delivery goes on in the background as for every record.)"""
+        if getattr(self._loguru, "wrote", False):
+            self._loguru.wrote = False
+            return not self._queue
         worker = self._worker
         if worker is None or worker.thread is None or not worker.thread.is_alive():
             return not self._queue
