@@ -23,7 +23,8 @@ def test_event_dict_maps_onto_the_record_not_fields() -> None:
     assert (record.getMessage(), record.levelno, record.name) == ("paid", logging.WARNING, "shop")
     assert record.created == 1796637600.25
     assert record.__dict__["amount"] == 3
-    assert "level" not in record.__dict__ and "timestamp" not in record.__dict__
+    assert "level" not in record.__dict__
+    assert "timestamp" not in record.__dict__
     assert event["level"] == "warning"
 
 
