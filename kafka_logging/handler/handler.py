@@ -388,6 +388,7 @@ class KafkaHandler(logging.Handler):
                     self._worker = worker
                     self._worker_ident = worker.thread.ident if worker.thread else None
                     setup_check.run_once()  # says once if the logging setup loses records
+                    shutdown.started()  # multiprocessing children: flush before os._exit()
         self._wake.set()
 
     def _refuse(self, record: logging.LogRecord) -> None:

@@ -15,6 +15,9 @@ exits normally. Two common exits skip it:
   restores this one, and that is how uvicorn's final lines are delivered.
 - `os._exit()`: Celery's prefork pool processes (billiard) leave that way. When Celery is
   imported, `worker_process_shutdown` gets a receiver that flushes every live handler.
+  `multiprocessing` children started by fork (Process, Pool workers) end with os._exit()
+  after running multiprocessing's own exit finalizers: when a handler starts in such a
+  child, `started()` registers a finalizer there that flushes.
 
 The flush in the signal handler runs on a helper thread that the main thread waits for
 with a deadline: the interrupted code may hold a lock the flush needs (e.g. the one inside
@@ -24,6 +27,7 @@ the worker's wake-up Event), and a deadlock must cost at most the deadline, neve
 from __future__ import annotations
 
 import _thread
+import os
 import signal
 import sys
 import threading
@@ -35,10 +39,11 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from kafka_logging.handler.handler import KafkaHandler
 
-__all__ = ["flush_all", "watch"]
+__all__ = ["flush_all", "started", "watch"]
 
 _live: weakref.WeakSet[KafkaHandler] = weakref.WeakSet()
 _celery_hooked = False
+_finalizer_pid = 0
 
 
 def watch(handler: KafkaHandler) -> None:
@@ -46,6 +51,20 @@ def watch(handler: KafkaHandler) -> None:
     _live.add(handler)
     _guard_sigterm()
     _hook_celery()
+
+
+def started() -> None:
+    """A handler's delivery worker started in this process (called from KafkaHandler)."""
+    global _finalizer_pid  # noqa: PLW0603 - one finalizer per process
+    pid = os.getpid()
+    if _finalizer_pid == pid or "multiprocessing" not in sys.modules:
+        return
+    _finalizer_pid = pid
+    import multiprocessing  # noqa: PLC0415 - only where multiprocessing is in use
+    from multiprocessing import util  # noqa: PLC0415
+
+    if multiprocessing.parent_process() is not None:  # the main process has atexit
+        util.Finalize(None, flush_all, exitpriority=0)
 
 
 def flush_all(timeout: float | None = None) -> bool:

@@ -5,6 +5,7 @@ pool processes' shutdown lines (they leave with os._exit) arrive exactly once.""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -42,12 +43,12 @@ def client(broker: Path) -> Celery:
 
 
 def test_celery_recipe_prefork_ships_every_record_once(
-    kafka_bootstrap: str, tmp_path: Path
+    make_target: Callable[[str], Target], tmp_path: Path
 ) -> None:
     """200 tasks (20 raising): each task's line and Celery's result line once, failures with
     error.type and the full trace, the worker's ready line (Celery left the root logger
     alone), every pool process's ready and stopping lines after SIGTERM."""
-    target = Target.new(kafka_bootstrap, "celery")
+    target = make_target("celery")
     broker = tmp_path / "broker"
     broker.mkdir()
     (tmp_path / "tasks.py").write_text(

@@ -4,6 +4,7 @@ once, Django's 500s with their traceback included."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -24,11 +25,11 @@ pytestmark = pytest.mark.timeout(300)
 
 
 def test_django_recipe_under_gunicorn_ships_every_record_once(
-    kafka_bootstrap: str, tmp_path: Path
+    make_target: Callable[[str], Target], tmp_path: Path
 ) -> None:
     """Views' lines, `Internal Server Error` records with error.type and the full trace,
     gunicorn access lines, and the workers' exit lines, each exactly once."""
-    target = Target.new(kafka_bootstrap, "django")
+    target = make_target("django")
     (tmp_path / "gunicorn.conf.py").write_text(target.recipe("gunicorn"))
     settings = app_source("apps_django_settings.py") + target.recipe("django")
     (tmp_path / "settings.py").write_text(settings)

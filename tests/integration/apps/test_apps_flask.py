@@ -5,6 +5,7 @@ also those logged just before SIGTERM, and the process still dies by SIGTERM."""
 from __future__ import annotations
 
 import signal
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -24,10 +25,12 @@ from apps_harness import (
 pytestmark = pytest.mark.timeout(300)
 
 
-def test_flask_recipe_ships_every_record_once(kafka_bootstrap: str, tmp_path: Path) -> None:
+def test_flask_recipe_ships_every_record_once(
+    make_target: Callable[[str], Target], tmp_path: Path
+) -> None:
     """`flask --app myapp run`: app lines, `Exception on /boom` with the full trace, one
     werkzeug access line per request."""
-    target = Target.new(kafka_bootstrap, "flask")
+    target = make_target("flask")
     (tmp_path / "myapp.py").write_text(
         target.recipe("script") + "\n\n" + app_source("apps_flask.py")
     )

@@ -5,6 +5,7 @@ worker's exit lines arrive after SIGTERM."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -57,12 +58,12 @@ def booted(got: list[dict[str, object]]) -> set[int]:
 
 @pytest.mark.parametrize("variant", list(VARIANTS))
 def test_gunicorn_recipe_ships_every_record_once(
-    kafka_bootstrap: str, tmp_path: Path, variant: str
+    make_target: Callable[[str], Target], tmp_path: Path, variant: str
 ) -> None:
     """gunicorn.conf.py from the README: app lines, exceptions with their trace, one access
     line per request, master and worker shutdown lines, each exactly once, from every worker."""
     assert COMMAND in README.read_text()
-    target = Target.new(kafka_bootstrap, f"gunicorn-{variant}")
+    target = make_target(f"gunicorn-{variant}")
     (tmp_path / "gunicorn.conf.py").write_text(target.recipe("gunicorn"))
     (tmp_path / "myapp.py").write_text(app_source("apps_wsgi.py"))
     workers = int(VARIANTS[variant][1])

@@ -6,6 +6,7 @@ from __future__ import annotations
 import signal
 import sys
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -14,10 +15,12 @@ from apps_harness import Ledger, Server, Target, app_source, handler_said, messa
 pytestmark = pytest.mark.timeout(300)
 
 
-def test_script_recipe_loses_nothing_at_sigterm(kafka_bootstrap: str, tmp_path: Path) -> None:
+def test_script_recipe_loses_nothing_at_sigterm(
+    make_target: Callable[[str], Target], tmp_path: Path
+) -> None:
     """200 records (20 exceptions) logged, then SIGTERM at once (the script sends it to
     itself): all 200 and the last line arrive exactly once."""
-    target = Target.new(kafka_bootstrap, "script")
+    target = make_target("script")
     (tmp_path / "main.py").write_text(
         target.recipe("script") + "\n\n" + app_source("apps_script.py")
     )

@@ -5,6 +5,7 @@ handler says both on stderr, once each, when first used."""
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -38,10 +39,12 @@ if __name__ == "__main__":
 """
 
 
-def test_old_readme_dict_under_uvicorn_is_reported(kafka_bootstrap: str, tmp_path: Path) -> None:
+def test_old_readme_dict_under_uvicorn_is_reported(
+    make_target: Callable[[str], Target], tmp_path: Path
+) -> None:
     """Two lines on stderr, each once: the disabled loggers (uvicorn.error, myapp) and the
     access logger reaching two KafkaHandlers."""
-    target = Target.new(kafka_bootstrap, "setup-check")
+    target = make_target("setup-check")
     main = OLD_README_MAIN.replace("kafka-1:9092", target.bootstrap)
     main = main.replace("application-logs", target.topic).replace("checkout", target.service)
     (tmp_path / "main.py").write_text(main)

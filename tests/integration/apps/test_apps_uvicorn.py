@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -54,11 +55,13 @@ def shutdown_done(processes: int) -> object:
     return done
 
 
-def test_uvicorn_run_recipe_ships_every_record_once(kafka_bootstrap: str, tmp_path: Path) -> None:
+def test_uvicorn_run_recipe_ships_every_record_once(
+    make_target: Callable[[str], Target], tmp_path: Path
+) -> None:
     """main.py from the README under SIGTERM: requests, exceptions (logged on uvicorn.error),
     access lines once; lifespan shutdown and uvicorn's final lines present; the process still
     dies by SIGTERM."""
-    target = Target.new(kafka_bootstrap, "uvicorn-run")
+    target = make_target("uvicorn-run")
     (tmp_path / "main.py").write_text(target.recipe("uvicorn"))
     (tmp_path / "myapp.py").write_text(app_source("apps_fastapi.py"))
     port = free_port()
@@ -79,12 +82,14 @@ def test_uvicorn_run_recipe_ships_every_record_once(kafka_bootstrap: str, tmp_pa
     assert handler_said(server.output()) == []
 
 
-def test_uvicorn_yaml_recipe_with_two_workers(kafka_bootstrap: str, tmp_path: Path) -> None:
+def test_uvicorn_yaml_recipe_with_two_workers(
+    make_target: Callable[[str], Target], tmp_path: Path
+) -> None:
     """`uvicorn myapp:app --log-config logging.yaml --workers 2` from the README: every
     record once, and each worker process's startup and graceful-stop lines."""
     command = "uvicorn myapp:app --log-config logging.yaml --workers 2"
     assert command in README.read_text()
-    target = Target.new(kafka_bootstrap, "uvicorn-yaml")
+    target = make_target("uvicorn-yaml")
     (tmp_path / "logging.yaml").write_text(target.recipe("uvicorn-yaml"))
     (tmp_path / "myapp.py").write_text(app_source("apps_fastapi.py"))
     port = free_port()
