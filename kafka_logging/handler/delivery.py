@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 import threading
 import time
 from collections import deque
@@ -70,8 +71,7 @@ class WorkerSettings:
     topic: str
     producer_config: dict[str, Any]
     encoding: wire.Encoding
-    key_path: tuple[str, ...] | None
-    constant_key: bytes | None
+    key_paths: tuple[tuple[str, ...], ...]  # the key is their values joined by "/"; () for none
     max_record_bytes: int
     spool_dir: Path | None
     spool_max_bytes: int
@@ -152,8 +152,8 @@ class Worker:
         self._registry_retry = 0.0
         self.abandoned: list[Any] = []
         self._max_record_bytes = settings.max_record_bytes
-        self._constant_key = settings.constant_key
-        self._key_path = settings.key_path
+        self._key_paths = settings.key_paths
+        self._constant_key = process_key(settings.key_paths, formatter)
 
     # -- thread --------------------------------------------------------------------------
     def start(self) -> None:
@@ -371,8 +371,8 @@ class Worker:
             encoding = wire.Encoding.JSON
             value = fit(data, wire.encode_json, self._max_record_bytes)
         key = self._constant_key
-        if key is None and self._key_path is not None:
-            key = _key_at(data, self._key_path)
+        if key is None and self._key_paths:
+            key = key_of(data, self._key_paths)
         return value, key, data["event"]["id"], encoding
 
     def _must_spool(self) -> bool:
@@ -644,15 +644,44 @@ def _retriable(err: Any) -> bool:
         return False
 
 
-def _key_at(data: wire.Record, path: tuple[str, ...]) -> bytes | None:
-    node: Any = data
-    for part in path:
-        if not isinstance(node, dict):
-            return None
-        node = node.get(part)
-    if node is None:
+# Key parts that never change within a process: its key is computed once per process (the
+# worker is made again after fork, with the child's pid).
+PROCESS_CONSTANT = frozenset(
+    [
+        ("service", "name"),
+        ("service", "version"),
+        ("service", "environment"),
+        ("host", "hostname"),
+        ("process", "pid"),
+    ]
+)
+
+
+def process_key(paths: tuple[tuple[str, ...], ...], formatter: EcsFormatter) -> bytes | None:
+    """The key of every record of this process, when `paths` name only process constants."""
+    if not paths or not set(paths) <= PROCESS_CONSTANT:
         return None
-    return str(node).encode("utf-8", "replace")
+    constants = {
+        "service": formatter.service,
+        "host": {"hostname": formatter.hostname},
+        "process": {"pid": os.getpid()},
+    }
+    return key_of(constants, paths)
+
+
+def key_of(data: Any, paths: tuple[tuple[str, ...], ...]) -> bytes | None:
+    """The values at `paths` (dotted paths split) joined by "/" (absent ones left out)."""
+    parts = []
+    for path in paths:
+        node: Any = data
+        for part in path:
+            if not isinstance(node, dict):
+                node = None
+                break
+            node = node.get(part)
+        if node is not None:
+            parts.append(str(node))
+    return "/".join(parts).encode("utf-8", "replace") if parts else None
 
 
 def _fallback_record(

@@ -87,9 +87,28 @@ Kafka
 Idempotent producer, `acks=all`, zstd compression, `linger.ms=5`; `producer_config`
 passes any librdkafka setting (TLS, SASL, ...) and overrides these (librdkafka checks
 them at construction). After a fatal producer error (e.g. a broken idempotence sequence)
-the producer is replaced; its unsent messages are spooled (or counted) first. The message key is
-the record's `service.name` (`key_field`, a dotted path, or None for no key). JSON by
-default; `serializer="avro"` gives Avro single-object encoding, or Confluent's wire
+the producer is replaced; its unsent messages are spooled (or counted) first.
+
+The message key (partitioning and order)
+----------------------------------------
+The key is `<service.name>/<host.hostname>/<process.pid>` (`key_field`: dotted paths into
+the record, comma-separated, their values joined by "/"; None for no key). Kafka keeps order
+within a partition, so every record of one process lands in one partition in the order it
+was logged, while the processes of one service (gunicorn/uvicorn/Celery workers, replicas,
+hosts) spread over the topic's partitions: N indexers share a busy service instead of one
+indexer and one broker taking all of it. Trade-offs: records of different processes have no
+order between them (they never had one in time either: use `@timestamp`); one very busy
+process still fills one partition (`key_field="service.name,process.thread.id"` spreads
+per thread, ordered per thread; `key_field=None` spreads every batch with librdkafka's
+sticky partitioner, with no order at all). The key of the default, and of any key made only
+of service.*, host.hostname and process.pid, is computed once per process.
+Migration: until this release the key was `service.name` alone (all of a service in one
+partition); `key_field="service.name"` keeps that, e.g. for a consumer that relies on the
+order of all of a service's records.
+
+Serializers
+-----------
+JSON by default; `serializer="avro"` gives Avro single-object encoding, or Confluent's wire
 format when `schema_registry_url` is set (see kafka_logging.wire.avro).
 """
 
@@ -124,6 +143,7 @@ from kafka_logging.handler.structlog_adapter import from_processor_formatter
 from kafka_logging.wire import record as wire
 
 DEFAULT_QUEUE_BYTES = 64 * 2**20
+DEFAULT_KEY_FIELD = "service.name,host.hostname,process.pid"
 _OWN_CALLBACKS = ("on_delivery", "error_cb", "logger", "delivery.report.only.error")
 _LEVEL_NAMES = logging.getLevelNamesMapping()
 
@@ -140,7 +160,7 @@ class HandlerOptions(StrictModel):
     schema_registry_url: str | None = None
     schema_registry_config: dict[str, Any] = Field(default_factory=dict)
     producer_config: dict[str, str | int | float | bool] = Field(default_factory=dict)
-    key_field: str | None = "service.name"
+    key_field: str | None = DEFAULT_KEY_FIELD
     spool_dir: Path | None = None
     spool_max_bytes: int = Field(256 * 2**20, gt=0)
     spool_segment_bytes: int = Field(16 * 2**20, gt=0)
@@ -242,7 +262,7 @@ class KafkaHandler(logging.Handler):
         schema_registry_url: str | None = None,
         schema_registry_config: dict[str, Any] | None = None,
         producer_config: dict[str, Any] | None = None,
-        key_field: str | None = "service.name",
+        key_field: str | None = DEFAULT_KEY_FIELD,
         spool_dir: str | os.PathLike[str] | None = None,
         spool_max_bytes: int = 256 * 2**20,
         spool_segment_bytes: int = 16 * 2**20,
@@ -286,7 +306,11 @@ class KafkaHandler(logging.Handler):
         limit = min(
             options.max_record_bytes, int(config.get("message.max.bytes", 1_000_000)) - 8192
         )
-        key_path = tuple(options.key_field.split(".")) if options.key_field else None
+        key_paths = tuple(
+            tuple(path.strip().split("."))
+            for path in (options.key_field or "").split(",")
+            if path.strip()
+        )
         capacity = options.max_queue_bytes // RECORD_COST
         if options.max_queue_records is not None:
             capacity = min(capacity, options.max_queue_records)
@@ -294,8 +318,7 @@ class KafkaHandler(logging.Handler):
             topic=options.topic,
             producer_config=config,
             encoding=wire.Encoding.JSON if options.serializer == "json" else wire.Encoding.AVRO,
-            key_path=key_path,
-            constant_key=service.encode() if key_path == ("service", "name") else None,
+            key_paths=key_paths,
             max_record_bytes=max(limit, 4096),
             spool_dir=options.spool_dir,
             spool_max_bytes=options.spool_max_bytes,

@@ -38,7 +38,7 @@ class Opaque:
 
 def test_fields_round_trip(kafka_bootstrap: str, topic: str, logger: logging.Logger) -> None:
     """Every ECS field, a chained exception, nested and non-JSON extras, unicode and the
-    active OpenTelemetry span ids arrive intact, with headers and the service key."""
+    active OpenTelemetry span ids arrive intact, with headers and the service/host/pid key."""
     handler = KafkaHandler(
         kafka_bootstrap, topic, service_name="it-svc", service_version="9.9", environment="test"
     )
@@ -85,7 +85,7 @@ def test_fields_round_trip(kafka_bootstrap: str, topic: str, logger: logging.Log
     assert rec["@timestamp"].endswith("Z")
     assert first.headers["kl.encoding"] == b"json"
     assert first.headers["kl.event_id"].decode() == rec["event"]["id"]
-    assert first.key == b"it-svc"
+    assert first.key == f"it-svc/{socket.gethostname()}/{os.getpid()}".encode()
     assert "trace" not in second.record
     assert second.record["event"]["id"] != rec["event"]["id"]
     stats = handler.stats()

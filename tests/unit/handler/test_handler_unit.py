@@ -38,7 +38,8 @@ def messages(producer: FakeProducer) -> list[str]:
 def test_records_are_delivered_with_headers_and_key(
     make_handler: MakeHandler, logger: logging.Logger, producers: list[FakeProducer]
 ) -> None:
-    """Each record is produced once with encoding and event-id headers, keyed by service."""
+    """Each record is produced once with encoding and event-id headers, keyed by service,
+    host and process."""
     handler = make_handler()
     logger.addHandler(handler)
     for i in range(10):
@@ -50,7 +51,7 @@ def test_records_are_delivered_with_headers_and_key(
     headers = dict(msg.headers())
     assert headers["kl.encoding"] == b"json"
     assert headers["kl.event_id"].decode() == decode(msg.value(), msg.headers())["event"]["id"]
-    assert msg.key() == b"unit"
+    assert msg.key().startswith(b"unit/")
     stats = handler.stats()
     assert stats["enqueued"] == 10
     assert stats["delivered"] == 10
@@ -498,3 +499,25 @@ def test_tls_and_sasl_settings_pass_through(producers: list[FakeProducer]) -> No
     handler.close()
     with pytest.raises(ConfigError, match=r"security\.protocol|NOPE"):
         KafkaHandler("127.0.0.1:1", producer_config={"security.protocol": "NOPE"})
+
+
+def test_default_key_is_service_host_and_pid(
+    make_handler: MakeHandler, logger: logging.Logger, producers: list[FakeProducer]
+) -> None:
+    """By default the key is service/host/pid (one partition per process, order kept within
+    it); key_field="service.name" gives the old one-partition-per-service key."""
+    import os
+    import socket
+
+    handler = make_handler()
+    logger.addHandler(handler)
+    logger.info("k")
+    assert handler.flush(5)
+    expected = f"unit/{socket.gethostname()}/{os.getpid()}".encode()
+    assert producers[0].delivered[0].key() == expected
+    logger.removeHandler(handler)
+    old = make_handler(key_field="service.name")
+    logger.addHandler(old)
+    logger.info("k")
+    assert old.flush(5)
+    assert producers[1].delivered[0].key() == b"unit"
