@@ -200,3 +200,19 @@ def test_celery_pool_exit_gets_a_flush() -> None:
     )
     assert child.returncode == 0, child.stderr
     assert child.stdout == "1\n"
+
+
+def test_uvicorn_use_colors_finds_the_formatters_it_sets() -> None:
+    """uvicorn writes use_colors into formatters 'default' and 'access' of a log_config dict
+    (--use-colors / --no-use-colors): the dict has both, so uvicorn starts."""
+    child = run_child(
+        """
+        import uvicorn, kafka_logging
+        config = kafka_logging.logging_config(bootstrap_servers="127.0.0.1:1")
+        uvicorn.Config("x:app", log_config=config, use_colors=False).configure_logging()
+        import logging
+        print(type(logging.getLogger().handlers[0]).__name__)
+        """
+    )
+    assert child.returncode == 0, child.stderr
+    assert child.stdout == "KafkaHandler\n"
