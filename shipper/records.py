@@ -154,14 +154,17 @@ class RecordBuilder:
         return fields, fields["log"], flags
 
 
-def _template(builder: RecordBuilder, path: str) -> list[bytes] | None:
+def _template(builder: RecordBuilder, path: str, finish: Any = None) -> list[bytes] | None:
     """The record of one file encoded once by encode_json with marker values in the places of
     the per-line fields, cut at the markers: [before timestamp, before message, before offset,
     before event id, after event id]. None if a marker is not found exactly once (then every
-    record takes the general path)."""
+    record takes the general path). `finish(record)` adds a format's per-file fields."""
     nonce = os.urandom(8).hex()
     ts, msg, off, eid = (f"kl-{name}-{nonce}" for name in ("ts", "msg", "off", "eid"))
-    encoded = encode_json(builder.record(path, ts, msg, off, eid))
+    record = builder.record(path, ts, msg, off, eid)
+    if finish is not None:
+        finish(record)
+    encoded = encode_json(record)
     parts: list[bytes] = []
     for marker in (ts, msg, off, eid):
         quoted = f'"{marker}"'.encode()
@@ -276,6 +279,29 @@ class ContainerEncoder(FileEncoder):
         self.dataset = builder.dataset_of(meta)
         self.key = service.encode() if builder.constant_key is not None else None
         self.hostname = builder.hostname
+        # Fast path (no parser, key constant): one template per stream, as FileEncoder's.
+        self.templates: dict[str, list[bytes]] = {}
+        if builder.parse is None and builder.key_of is None:
+            for stream in ("stdout", "stderr"):
+                template = _template(builder, path, self._finisher(stream))
+                if template is not None:
+                    head, before_message, before_offset, before_eid, after_eid = template
+                    self.templates[stream] = [
+                        head + b'"',
+                        b'"' + before_message,
+                        before_offset,
+                        before_eid + b'"' + self.eid_prefix,
+                        b'"' + after_eid,
+                    ]
+
+    def _finisher(self, stream: str) -> Any:
+        def finish(record: dict[str, Any]) -> None:
+            record["event"]["dataset"] = self.dataset
+            record["stream"] = stream
+            record.update(self.static)
+            record["service"] = self.service_field
+
+        return finish
 
     def one(self, event: Event, timestamp: str) -> Message:
         builder = self.builder
@@ -309,5 +335,31 @@ class ContainerEncoder(FileEncoder):
         return encode_json(record), key, [*builder.header_prefix, (HEADER_EVENT_ID, eid.encode())]
 
     def batch(self, events: Sequence[Event], timestamp: str) -> list[Message]:
+        """The messages of `events`; plain lines of a known stream with a runtime time are
+        spliced from the stream's template (byte-equal to one(), proven in the unit tests)."""
         one = self.one
-        return [one(event, timestamp) for event in events]
+        templates = self.templates
+        if not templates:
+            return [one(event, timestamp) for event in events]
+        key, enc = self.key, self.encoding_header
+        dumps, join = orjson.dumps, b"".join
+        out: list[Message] = []
+        append = out.append
+        for event in events:
+            _start, _end, text, flags, offset, time, stream = event
+            parts = templates.get(stream)
+            if flags or time is None or parts is None:
+                append(one(event, timestamp))
+                continue
+            try:
+                message = dumps(text)
+            except orjson.JSONEncodeError:  # not valid Unicode: encode_json knows what to do
+                append(one(event, timestamp))
+                continue
+            head, before_message, before_offset, before_eid, after_eid = parts
+            off = b"%d" % offset
+            value = join(
+                (head, time.encode(), before_message, message, before_offset, off, before_eid)
+            )
+            append((value + off + after_eid, key, [enc, (HEADER_EVENT_ID, self.eid_prefix + off)]))
+        return out

@@ -215,3 +215,41 @@ def test_container_settings_need_a_container_format() -> None:
         InputConfig(paths=["/x"], service="s", container={"partial_flush_seconds": 1})
     with pytest.raises(ValidationError, match="unknown name"):
         InputConfig(paths=["/x"], service="{node}", format="cri")
+
+
+_ANY_TEXT = st.text(st.characters(codec="utf-8"), max_size=200)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    text=_ANY_TEXT,
+    offset=st.integers(min_value=0, max_value=2**62),
+    stream=st.sampled_from(["stdout", "stderr", "unknown"]),
+    flags=st.sampled_from([(), ("split",)]),
+    time=st.sampled_from([None, "2026-12-02T10:00:20.123456Z"]),
+    namespace=_ANY_TEXT.filter(lambda t: t and "/" not in t and "_" not in t),
+    labels=st.dictionaries(_ANY_TEXT.filter(bool), _ANY_TEXT, max_size=2),
+)
+def test_container_fast_path_is_byte_equal_to_the_general_path(
+    text: str,
+    offset: int,
+    stream: str,
+    flags: tuple[str, ...],
+    time: str | None,
+    namespace: str,
+    labels: dict[str, str],
+) -> None:
+    """A container line spliced from its stream's template is byte for byte the record the
+    general path (a dict through encode_json) gives, with the same key and headers."""
+    from shipper.config import InputConfig
+    from shipper.records import ContainerEncoder, RecordBuilder
+
+    config = InputConfig(paths=["/x"], service="{namespace}", format="cri", labels=labels)
+    builder = RecordBuilder(config, "node-1", "service.name")
+    path = f"/var/log/pods/{namespace}_web-1_0f1e/app/3.log"
+    encoder = builder.for_file(path, "ident")
+    assert isinstance(encoder, ContainerEncoder)
+    assert set(encoder.templates) == {"stdout", "stderr"}
+    event = (5, 9, text, flags, offset, time, stream)
+    [fast] = encoder.batch([event], "2026-12-02T11:00:00.000000Z")
+    assert fast == encoder.one(event, "2026-12-02T11:00:00.000000Z")
