@@ -634,7 +634,7 @@ def main() -> None:
     parser.add_argument("--latency-seconds", type=float, default=30)
     parser.add_argument("--outage-seconds", type=float, default=60)
     parser.add_argument("--share-records", type=int, default=200_000)
-    parser.add_argument("--share-processes", type=int, default=4)
+    parser.add_argument("--share-processes", type=int, default=8)
     parser.add_argument(
         "--share-key",
         default=None,
