@@ -8,6 +8,8 @@ from typing import Any
 
 import click
 
+from kafka_logging import speedups
+
 # name -> "module:attribute" of a click command; a component registers itself here.
 COMMANDS: dict[str, str] = {
     "stack": "kafka_logging.stack.cli:stack",
@@ -36,6 +38,8 @@ class LazyGroup(click.Group):
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="kafka-logging")
+@click.version_option(
+    package_name="kafka-logging", message=f"%(prog)s, version %(version)s, {speedups.describe()}"
+)
 def main() -> None:
     """Centralised logs for Python services, over Kafka and Elasticsearch."""

@@ -12,6 +12,8 @@
 - kafka_logging_shipper_copies_skipped_total: files at a rotated name holding the same
   generation as a tracked or drained file (a copy), not shipped as new files.
 - kafka_logging_shipper_open_files, _tracked_files, _in_flight_bytes.
+- kafka_logging_shipper_speedups_info{implementation}: 1 for the hot path in use, "rust" (the
+  compiled module) or "python" (see kafka_logging.speedups).
 """
 
 from __future__ import annotations
@@ -19,9 +21,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Iterator
 
-from prometheus_client import CollectorRegistry, Counter, start_http_server
+from prometheus_client import CollectorRegistry, Counter, Gauge, start_http_server
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
+
+from kafka_logging import speedups
 
 PREFIX = "kafka_logging_shipper"
 log = logging.getLogger(__name__)
@@ -86,6 +90,13 @@ class Metrics:
             "Files at a rotated name holding a generation already tracked or drained",
             registry=self.registry,
         )
+        self.speedups = Gauge(
+            f"{PREFIX}_speedups_info",
+            "The hot path in use: rust (compiled) or python",
+            ["implementation"],
+            registry=self.registry,
+        )
+        self.speedups.labels(speedups.IMPLEMENTATION).set(1)
 
     def watch(
         self,

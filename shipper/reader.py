@@ -15,9 +15,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from itertools import accumulate, count, repeat
 from operator import add
 from typing import Any
+
+from kafka_logging.speedups import native
 
 NO_FLAGS: tuple[str, ...] = ()
 
@@ -27,6 +30,11 @@ Line = tuple[int, int, str, tuple[str, ...]]
 # What is shipped: a Line, possibly followed by what a format layer knows about it
 # (shipper/container.py: the first physical line's offset, the runtime's time, the stream).
 Event = tuple[int, int, str, tuple[str, ...], *tuple[Any, ...]]
+
+# The compiled framing (kafka_logging.speedups): the same Lines as the Python code below
+# (tests/unit/speedups), or None when a line is over the limit (the general path handles it).
+FrameLines = Callable[[bytes, int, int, str], tuple[list[Line], int] | None]
+FRAME_LINES: FrameLines | None = native.frame_lines if native is not None else None
 
 
 def decode_line(
@@ -56,6 +64,7 @@ class LineFramer:
         self.truncate = long_lines == "truncate"
         self.partial_timeout = partial_timeout
         self.dropped = 0  # bytes dropped by truncation, since creation
+        self.frame_lines: FrameLines | None = FRAME_LINES
         self.reset(offset)
 
     def reset(self, offset: int) -> None:
@@ -93,11 +102,13 @@ class LineFramer:
             self.discard_from, self.discard_head = None, b""
             data = data[newline + 1 :]
             offset += newline + 1
-        if not self.splitting and data.isascii() and b"\r" not in data:
-            fast = self._ascii_lines(data, offset)
+        if not self.splitting:
+            fast = self._fast_lines(data, offset)
             if fast is not None:
-                out.extend(fast)
-                return out
+                if out:
+                    out.extend(fast)
+                    return out
+                return fast
         parts = data.split(b"\n")
         tail = parts.pop()
         limit = self.max_line_bytes
@@ -141,6 +152,20 @@ class LineFramer:
         self.buf = chunk[newline:]
         self.last_feed = now
         return chunk[:newline]
+
+    def _fast_lines(self, data: bytes, offset: int) -> list[Line] | None:
+        """The Lines of `data` when no line is over the limit (state updated), else None
+        (nothing changed): compiled (any bytes) or, in Python, only ASCII without "\r"."""
+        if self.frame_lines is not None:
+            framed = self.frame_lines(data, offset, self.max_line_bytes, self.errors)
+            if framed is None:
+                return None
+            lines, end = framed
+            self.buf, self.buf_start = data[end - offset :], end
+            return lines
+        if data.isascii() and b"\r" not in data:
+            return self._ascii_lines(data, offset)
+        return None
 
     def _ascii_lines(self, data: bytes, offset: int) -> list[Line] | None:
         """The common case in C-speed steps: ASCII (one byte per character, so text lengths

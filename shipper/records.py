@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import orjson
 
+from kafka_logging.speedups import native
 from kafka_logging.wire.record import (
     ECS_VERSION,
     HEADER_EVENT_ID,
@@ -28,6 +29,9 @@ from shipper.config import InputConfig
 from shipper.kubernetes import PathMeta, detect_format, path_meta, service_rule
 from shipper.parsers import build_parser, merge_into
 from shipper.reader import Event
+
+if TYPE_CHECKING:
+    from kafka_logging.speedups._native import Splicer
 
 Message = tuple[bytes, bytes | None, list[tuple[str, bytes]]]
 
@@ -203,6 +207,19 @@ class FileEncoder:
             self.before_offset = before_offset
             self.before_eid = before_eid + b'"' + self.eid_prefix
             self.after_eid = b'"' + after_eid
+        # The compiled splicer (kafka_logging.speedups): the same messages as _splice below
+        # (tests/unit/speedups); None on the pure-Python path.
+        self.splicer: Splicer | None = None
+        if self.fast and native is not None:
+            self.splicer = native.Splicer(
+                self.before_offset,
+                self.before_eid,
+                self.after_eid,
+                self.eid_prefix,
+                self.key,
+                self.encoding_header,
+                HEADER_EVENT_ID,
+            )
 
     def __call__(self, start: int, text: str, flags: tuple[str, ...], timestamp: str) -> Message:
         """One record (the general path)."""
@@ -234,6 +251,17 @@ class FileEncoder:
             path, identity = self.path, self.identity
             return [build(path, identity, e[0], e[2], e[3], timestamp) for e in events]
         head = self.head + orjson.dumps(timestamp) + self.before_message
+        if self.splicer is not None:
+            return self.splicer.batch(events, head, self._slow(timestamp))
+        return self._splice(events, head, timestamp)
+
+    def _slow(self, timestamp: str) -> Any:
+        """builder.build for one line of this file: (start, text, flags) -> Message."""
+        build, path, identity = self.builder.build, self.path, self.identity
+        return lambda start, text, flags: build(path, identity, start, text, flags, timestamp)
+
+    def _splice(self, events: Sequence[Event], head: bytes, timestamp: str) -> list[Message]:
+        """The fast path in Python: `head` is the record up to its message."""
         before_offset, before_eid, after_eid = self.before_offset, self.before_eid, self.after_eid
         eid_prefix, key, enc = self.eid_prefix, self.key, self.encoding_header
         dumps, join, slow = orjson.dumps, b"".join, self.builder.build

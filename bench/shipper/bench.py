@@ -338,6 +338,7 @@ def run_shipper(
     extra: dict[str, Any],
     workers: int = 0,
     broker: int | None = None,
+    hot_path: str = "rust",
 ) -> dict[str, Any]:
     topic = f"bench-shipper-{uuid.uuid4().hex[:8]}"
     create_topic(bootstrap, topic)
@@ -347,7 +348,12 @@ def run_shipper(
     load = os.getloadavg()[0]
     cpu = BrokerCpu(broker)
     start = time.monotonic()
-    proc = subprocess.Popen([CLI, "ship", "--config", str(config), "--log-level", "warning"])
+    env = {k: v for k, v in os.environ.items() if k != "KAFKA_LOGGING_PURE"}
+    if hot_path == "python":
+        env["KAFKA_LOGGING_PURE"] = "1"
+    proc = subprocess.Popen(
+        [CLI, "ship", "--config", str(config), "--log-level", "warning"], env=env
+    )
     peak_rss = 0
     used: dict[int, float] = {}
     try:
@@ -369,6 +375,7 @@ def run_shipper(
     shutil.rmtree(work, ignore_errors=True)
     result = {
         "workers": workers,
+        "path": hot_path,
         "seconds": end - start,
         "lines_per_s": records / (end - start),
         "mb_per_s": size / 1e6 / (end - start),
@@ -429,23 +436,27 @@ def summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
     return {"median_lines_per_s": statistics.median(values), "lines_per_s": values, "runs": runs}
 
 
+def contender(workers: int, path: str) -> str:
+    return f"shipper_w{workers}" + ("" if path == "rust" else f"_{path}")
+
+
 def text_rounds(args: argparse.Namespace, text: Path, records: int) -> dict[str, Any]:
     """kcat and each shipper contender alternately, args.rounds times, fresh topic each run."""
     broker = broker_pid()
     runs: dict[str, list[dict[str, Any]]] = {"kcat": []}
-    runs.update({f"shipper_w{w}": [] for w in args.workers})
+    names = [(w, p, contender(w, p)) for w in args.workers for p in args.paths]
+    runs.update({name: [] for _w, _p, name in names})
     for round_no in range(args.rounds):
         result = run_kcat(args.bootstrap, text, records, broker)
         print(f"round {round_no + 1} kcat", result, flush=True)
         runs["kcat"].append(result)
-        for workers in args.workers:
-            result = run_shipper(args.bootstrap, text, records, {}, workers, broker)
-            print(f"round {round_no + 1} shipper workers={workers}", result, flush=True)
-            runs[f"shipper_w{workers}"].append(result)
+        for workers, path, name in names:
+            result = run_shipper(args.bootstrap, text, records, {}, workers, broker, path)
+            print(f"round {round_no + 1} {name}", result, flush=True)
+            runs[name].append(result)
     out: dict[str, Any] = {name: summary(r) for name, r in runs.items()}
     kcat = out["kcat"]
-    for workers in args.workers:
-        name = f"shipper_w{workers}"
+    for _workers, _path, name in names:
         out[f"ratio_{name}_vs_kcat"] = {
             "of_medians": out[name]["median_lines_per_s"] / kcat["median_lines_per_s"],
             "per_round": [
@@ -463,6 +474,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="kcat/shipper alternations")
     parser.add_argument(
         "--workers", type=int, nargs="+", default=[0, 2], help="output.workers values to run"
+    )
+    parser.add_argument(
+        "--paths", nargs="+", default=["rust"], choices=["rust", "python"], help="hot paths"
     )
     parser.add_argument("--skip-rsyslog", action="store_true")
     parser.add_argument("--skip-others", action="store_true", help="text rounds only")

@@ -10,6 +10,9 @@ delivery reports (poll() until flushed, with the shipper's acks.Batch callback),
 client's own threads (librdkafka: compression, protocol) and the broker's CPU over the same
 produce. Also kcat -P's CPU and the broker's CPU for the same lines as raw text. Prints the
 median of each over --rounds and writes bench/results/shipper-stages-<UTC time>.json.
+
+--paths rust python: each round measures the shipper's stages once per hot path (the compiled
+framing and splicing of kafka_logging.speedups, and their pure-Python twins), alternately.
 """
 
 from __future__ import annotations
@@ -29,6 +32,8 @@ from pathlib import Path
 from typing import Any
 
 from confluent_kafka import Producer
+
+from kafka_logging.speedups import native
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
@@ -67,11 +72,19 @@ def client_threads_cpu() -> float:
     return total
 
 
-def one_round(bootstrap: str, data: bytes, lines: int, broker: int | None) -> dict[str, float]:
+def one_round(
+    bootstrap: str, data: bytes, lines: int, broker: int | None, path: str = "rust"
+) -> dict[str, float]:
     """The shipper's loop, stage by stage: per 256 KiB chunk frame, encode, produce, serve
     the reports that are ready; at most 32 MiB in flight (the default window)."""
     encoder = RecordBuilder(InputConfig(paths=["/x"], service="bench"), "host", "service.name")
     file_encoder = encoder.for_file("/var/log/app/bench.log", "fd00-1234-" + "a" * 32)
+    framer = LineFramer(0, 1 << 20)
+    if path == "python":
+        framer.frame_lines = None
+        file_encoder.splicer = None
+    elif native is None or framer.frame_lines is None or file_encoder.splicer is None:
+        raise SystemExit("the compiled path is not available (built? KAFKA_LOGGING_PURE set?)")
     stamp = "2026-11-22T04:31:00.123456Z"
     topic = f"bench-stages-{uuid.uuid4().hex[:8]}"
     create_topic(bootstrap, topic)
@@ -89,7 +102,6 @@ def one_round(bootstrap: str, data: bytes, lines: int, broker: int | None) -> di
     producer.list_topics(topic, timeout=10)
     window = Window(32 * 1024 * 1024)
     acks = FileAcks(0, window, lambda b: None, lambda e: None)
-    framer = LineFramer(0, 1 << 20)
     clock = time.thread_time
     per = dict.fromkeys(("framing", "encoding", "produce", "delivery_reports"), 0.0)
     threads_before = client_threads_cpu()
@@ -155,6 +167,9 @@ def main() -> None:
     parser.add_argument("--bootstrap", default="127.0.0.1:9092")
     parser.add_argument("--lines", type=int, default=500_000)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--paths", nargs="+", default=["rust"], choices=["rust", "python"], help="hot paths"
+    )
     args = parser.parse_args()
     rng = random.Random(7)
     data = ("\n".join(text_line(rng, i) for i in range(args.lines)) + "\n").encode()
@@ -164,13 +179,17 @@ def main() -> None:
         f.write(data)
         f.flush()
         for _ in range(args.rounds):
-            result = one_round(args.bootstrap, data, args.lines, broker)
+            result: dict[str, float] = {}
+            for path in args.paths:
+                stages = one_round(args.bootstrap, data, args.lines, broker, path)
+                result.update({f"{path}.{k}": v for k, v in stages.items()})
             result.update(kcat_round(args.bootstrap, Path(f.name), args.lines, broker))
             print({k: round(v, 3) for k, v in result.items()}, flush=True)
             rounds.append(result)
     medians = {k: statistics.median(r[k] for r in rounds) for k in rounds[0]}
     shipper_keys = ["framing", "encoding", "produce", "delivery_reports", "client_threads"]
-    medians["shipper_process_total"] = sum(medians[k] for k in shipper_keys)
+    for path in args.paths:
+        medians[f"{path}.shipper_process_total"] = sum(medians[f"{path}.{k}"] for k in shipper_keys)
     report: dict[str, Any] = {
         "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "command": " ".join(sys.argv),

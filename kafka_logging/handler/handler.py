@@ -127,6 +127,7 @@ from typing import Any, Literal
 
 from pydantic import Field, ValidationError, field_validator
 
+from kafka_logging import speedups
 from kafka_logging.config import StrictModel, format_validation_error
 from kafka_logging.errors import ConfigError
 from kafka_logging.handler import setup_check, shutdown
@@ -482,7 +483,8 @@ class KafkaHandler(logging.Handler):
 
     def stats(self) -> dict[str, Any]:
         """Counters: enqueued, delivered, failed (by reason), spooled, replayed, dropped (by
-        reason), queue_depth, last_error, in_flight, spool_bytes, kafka_down."""
+        reason), queue_depth, last_error, in_flight, spool_bytes, kafka_down, speedups ("rust":
+        the compiled hot path, or "python"; see kafka_logging.speedups)."""
         worker = self._worker
         spool = worker.spool if worker is not None else None
         return self._stats.snapshot(
@@ -491,6 +493,7 @@ class KafkaHandler(logging.Handler):
             spool_bytes=spool.pending_bytes if spool is not None else 0,
             spool_corrupt_frames=spool.corrupt_frames if spool is not None else 0,
             kafka_down=worker.down if worker is not None else False,
+            speedups=speedups.IMPLEMENTATION,
         )
 
     def _after_fork_child(self) -> None:
