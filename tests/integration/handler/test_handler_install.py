@@ -44,7 +44,7 @@ def source_tree(to: Path) -> None:
     """The project as a fresh clone has it (no .venv, no build output)."""
     for name in ("setup.cfg", "pyproject.toml", "README.md"):
         shutil.copy2(ROOT / name, to / name)
-    skip = shutil.ignore_patterns("__pycache__", "*.pyc")
+    skip = shutil.ignore_patterns("__pycache__", "*.pyc", "target", "*.so")
     for package in ("kafka_logging", "shipper", "indexer"):
         shutil.copytree(ROOT / package, to / package, ignore=skip)
 
