@@ -13,8 +13,9 @@ Values passed in `extra=` are referenced, not measured: pass small ones.
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Iterable
+
+from kafka_logging.handler import native
 
 RECORD_COST = 1024
 EXCEPTION_COST = 16 * 1024
@@ -27,7 +28,7 @@ class QueueBudget:
 
     def __init__(self) -> None:
         self.heavy = 0  # read without the lock by emit(): a plain int read is atomic
-        self._lock = threading.Lock()
+        self._lock = native.Lock()
 
     def charge(self, record: logging.LogRecord, slots: int) -> None:
         """Charge `slots` extra slots for `record` (before it is appended to the queue)."""

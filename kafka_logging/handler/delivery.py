@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from kafka_logging.handler import native
 from kafka_logging.handler.budget import QueueBudget
 from kafka_logging.handler.diag import Diagnostics
 from kafka_logging.handler.drops import DropReport
@@ -108,7 +109,7 @@ class Worker:
         self,
         settings: WorkerSettings,
         queue: deque[logging.LogRecord],
-        wake: threading.Event,
+        wake: native.EventLike,
         formatter: EcsFormatter,
         stats: Stats,
         diag: Diagnostics,
@@ -127,9 +128,9 @@ class Worker:
         self.report = report or DropReport(stats, diag, {}, diag.interval, clock)
         self.clock = clock
         self._producer_factory = producer_factory or _confluent_producer
-        self.closing = threading.Event()
+        self.closing = native.Event()
         self.close_deadline = 0.0
-        self.thread: threading.Thread | None = None
+        self.thread: native.ThreadLike | None = None
         self.thread_id: int | None = None
         self.producer: Any = None
         self.spool: Spool | None = None
@@ -143,7 +144,7 @@ class Worker:
         self._skip: set[str] = set()
         self._next_probe = 0.0
         self._probe_backoff = settings.probe_interval
-        self._flushes: deque[threading.Event] = deque()
+        self._flushes: deque[native.EventLike] = deque()
         self._batch_bytes = 0  # bytes of frames collected for the spool in this batch
         self._recreate = False
         self._next_orphan_scan = clock() + ORPHAN_SCAN_INTERVAL
@@ -157,12 +158,10 @@ class Worker:
 
     # -- thread --------------------------------------------------------------------------
     def start(self) -> None:
-        thread = threading.Thread(target=self._run, name=f"kafka-logging:{self.s.topic}")
-        thread.daemon = True
-        self.thread = thread
-        thread.start()
+        # an OS thread, also under gevent/eventlet (native.py): never starved by greenlets
+        self.thread = native.start_thread(self._run, f"kafka-logging:{self.s.topic}")
 
-    def request_flush(self, done: threading.Event) -> None:
+    def request_flush(self, done: native.EventLike) -> None:
         self._flushes.append(done)
         self.wake.set()
 

@@ -9,9 +9,10 @@ lines held back are counted and reported with the next one.
 from __future__ import annotations
 
 import os
-import threading
 import time
 from collections.abc import Callable
+
+from kafka_logging.handler import native
 
 
 class Diagnostics:
@@ -28,7 +29,7 @@ class Diagnostics:
         self._write = write or _write_stderr
         self._last: dict[str, float] = {}
         self._held: dict[str, int] = {}
-        self._lock = threading.Lock()
+        self._lock = native.Lock()
 
     def say(self, topic: str, text: str) -> bool:
         """Write `text` unless `topic` was written less than `interval` ago. True if written."""

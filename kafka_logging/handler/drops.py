@@ -9,10 +9,10 @@ writes a summary when anything was dropped at all. Nothing goes through `logging
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable, Mapping
 
+from kafka_logging.handler import native
 from kafka_logging.handler.diag import Diagnostics
 from kafka_logging.handler.stats import Stats
 
@@ -36,7 +36,7 @@ class DropReport:
         self.clock = clock
         self.reported = 0  # dropped_total as of the last line written
         self._next = 0.0
-        self._lock = threading.Lock()
+        self._lock = native.Lock()
 
     def poll(self) -> None:
         """Write a line if records were dropped since the last one and `interval` has

@@ -78,9 +78,11 @@ Kafka is down; `close(timeout)` does the same and then stops the worker, both wi
 their deadline (`flush_timeout`, `close_timeout`; 5 s by default), also when the
 `logging` module closes handlers at interpreter exit. A dead broker never hangs either.
 After `os.fork()` the child starts with an empty queue, a fresh producer and worker and
-its own spool; the parent's records stay the parent's (never sent twice). Records logged
-on the worker's own thread (e.g. by a library it calls) and librdkafka's log lines never
-come back through the handler: they go to stderr, rate limited.
+its own spool; the parent's records stay the parent's (never sent twice). Under gevent or
+eventlet monkey-patching the delivery worker is still a real OS thread (native.py), so a
+greenlet that logs without yielding never starves it. Records logged on the worker's own
+thread (e.g. by a library it calls) and librdkafka's log lines never come back through
+the handler: they go to stderr, rate limited.
 
 Kafka
 -----
@@ -130,7 +132,7 @@ from pydantic import Field, ValidationError, field_validator
 from kafka_logging import speedups
 from kafka_logging.config import StrictModel, format_validation_error
 from kafka_logging.errors import ConfigError
-from kafka_logging.handler import setup_check, shutdown
+from kafka_logging.handler import native, setup_check, shutdown
 from kafka_logging.handler.budget import RECORD_COST, QueueBudget, extra_slots
 from kafka_logging.handler.delivery import Worker, WorkerSettings
 from kafka_logging.handler.diag import Diagnostics
@@ -344,8 +346,8 @@ class KafkaHandler(logging.Handler):
 
     def _fresh_state(self) -> None:
         self._queue: deque[logging.LogRecord] = deque()
-        self._wake = threading.Event()
-        self._start_lock = threading.Lock()
+        self._wake = native.Event()
+        self._start_lock = native.Lock()
         self._stats = Stats()
         self._diag = Diagnostics(interval=self.options.diagnostics_interval)
         self._budget = QueueBudget()
@@ -451,7 +453,7 @@ class KafkaHandler(logging.Handler):
         worker = self._worker
         if worker is None or worker.thread is None or not worker.thread.is_alive():
             return not self._queue
-        done = threading.Event()
+        done = native.Event()
         worker.request_flush(done)
         done.wait(self.options.flush_timeout if timeout is None else timeout)
         return worker.all_delivered()

@@ -6,9 +6,10 @@ on callers' threads, so those go through a lock (the rare path only).
 
 from __future__ import annotations
 
-import threading
 from collections import Counter
 from typing import Any
+
+from kafka_logging.handler import native
 
 
 class Stats:
@@ -20,7 +21,7 @@ class Stats:
         self.failed: Counter[str] = Counter()
         self._dropped: Counter[str] = Counter()
         self.dropped_total = 0  # read without the lock: a cheap "anything new?" check
-        self._lock = threading.Lock()
+        self._lock = native.Lock()
         self.last_error: str | None = None
 
     def drop(self, reason: str, count: int = 1) -> None:
