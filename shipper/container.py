@@ -43,6 +43,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Literal
 
 import orjson
@@ -66,6 +67,10 @@ _RFC3339 = re.compile(
 
 def runtime_time(raw: str) -> str | None:
     """A runtime's RFC 3339 time as the records write it (UTC, microseconds), else None."""
+    if raw[-1:] == "Z" and raw[19:20] == "." and _valid_second(raw[:19]):  # the common case
+        fraction = raw[20:-1]
+        if 0 < len(fraction) <= 9 and fraction.isdigit() and fraction.isascii():
+            return f"{raw[:19]}.{fraction[:6]:0<6}Z"
     found = _RFC3339(raw)
     if found is None:
         return None
@@ -84,7 +89,9 @@ def runtime_time(raw: str) -> str | None:
     return f"{moment.replace(tzinfo=UTC):%Y-%m-%dT%H:%M:%S}.{micros}Z"
 
 
+@lru_cache(maxsize=1024)
 def _valid_second(second: str) -> bool:
+    """A real date and time (cached: the lines of one second share it)."""
     try:
         datetime.strptime(second, "%Y-%m-%dT%H:%M:%S")
     except ValueError:
@@ -221,6 +228,13 @@ class ContainerDecoder:
         groups = self.groups
         for start, end, text, flags in lines:
             envelope = decode(text)
+            if envelope is not None and envelope[1] and not groups and not flags:
+                # the common case: a complete line while no partial group is open
+                stream, _complete, time, body = envelope
+                if time is not None:
+                    out.append((self.resume, end, body, flags, start, time, stream))
+                    self.resume = end
+                    continue
             if envelope is None:
                 self._emit(
                     out, end, _clean(text, flags), (*flags, MALFORMED), start, None, "unknown"
