@@ -26,6 +26,7 @@ from kafka_logging.chaos.plan import Fault, schedule
 from kafka_logging.stack import manager
 from kafka_logging.stack.procs import free_port_block
 from kafka_logging.stack.settings import StackSettings, private_stack
+from kafka_logging.wire.dead_letter import dead_letter_id_of
 
 Say = Callable[[str], None]
 CLI = [sys.executable, "-m", "kafka_logging"]
@@ -42,6 +43,45 @@ class Options:
     workdir: Path | None
     keep: bool
     search_engine: str = "elasticsearch:9.2.0"
+
+
+def count_dead_letters(bootstrap: str, dlq: str) -> int:
+    """Records in the dead-letter topic `dlq`, each counted once: copies of one record
+    (re-read after a rebalance) share a kl.dlq.id. 0 when the topic does not exist."""
+    from confluent_kafka import Consumer, TopicPartition  # noqa: PLC0415
+
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": dlq,
+            "enable.auto.commit": False,
+        }
+    )
+    ids: set[str] = set()
+    try:
+        meta = consumer.list_topics(dlq, timeout=10).topics.get(dlq)
+        ends: dict[int, int] = {}
+        starts = []
+        for partition in meta.partitions if meta is not None else []:
+            low, high = consumer.get_watermark_offsets(TopicPartition(dlq, partition), timeout=10)
+            if high > low:
+                ends[partition] = high
+                starts.append(TopicPartition(dlq, partition, low))
+        consumer.assign(starts)
+        deadline = time.monotonic() + 60
+        while ends and time.monotonic() < deadline:
+            for message in consumer.consume(1000, 1.0):
+                partition, offset = message.partition(), message.offset()
+                if message.error() is not None or partition is None or offset is None:
+                    continue
+                headers = message.headers()
+                pairs = list(headers.items()) if isinstance(headers, dict) else headers
+                ids.add(dead_letter_id_of(pairs) or f"{dlq}-{partition}-{offset}")
+                if offset + 1 >= ends.get(partition, 0):
+                    ends.pop(partition, None)
+        return len(ids)
+    finally:
+        consumer.close()
 
 
 @dataclass
@@ -241,21 +281,8 @@ class Run:
             return None
 
     def dead_lettered(self) -> int:
-        from confluent_kafka import Consumer, TopicPartition  # noqa: PLC0415
-
-        dlq = "application-logs.dlq"
-        consumer = Consumer({"bootstrap.servers": self.settings.kafka_bootstrap, "group.id": dlq})
-        try:
-            meta = consumer.list_topics(dlq, timeout=10).topics.get(dlq)
-            total = 0
-            for partition in meta.partitions if meta is not None else []:
-                low, high = consumer.get_watermark_offsets(
-                    TopicPartition(dlq, partition), timeout=10
-                )
-                total += high - low
-            return total
-        finally:
-            consumer.close()
+        """Records dead-lettered, each counted once (see count_dead_letters)."""
+        return count_dead_letters(self.settings.kafka_bootstrap, "application-logs.dlq")
 
     # -- the run ---------------------------------------------------------------------------
 
