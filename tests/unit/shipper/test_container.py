@@ -220,7 +220,7 @@ def test_container_settings_need_a_container_format() -> None:
 _ANY_TEXT = st.text(st.characters(codec="utf-8"), max_size=200)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(
     text=_ANY_TEXT,
     offset=st.integers(min_value=0, max_value=2**62),
