@@ -221,11 +221,12 @@ def ceiling(es: EngineClient, values: list[bytes], ids: list[str], threads: int)
 
 
 def indexer_config(
-    path: Path, topic: str, prefix: str, group: str, es_url: str = ES, **extra: Any
+    path: Path, topic: str, prefix: str, group: str, es_url: str | None = None, **extra: Any
 ) -> Path:
     data: dict[str, Any] = {
         "kafka": {"bootstrap_servers": KAFKA},
-        "elasticsearch": {"hosts": [es_url], "request_timeout": 60},
+        # ES is read now, not at import: --search-engine points it at a private node.
+        "elasticsearch": {"hosts": [es_url or ES], "request_timeout": 60},
         "consumer": {"topics": [topic], "group_id": group},
         "index": {
             "pattern": f"{prefix}-%Y.%m.%d",
