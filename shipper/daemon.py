@@ -40,7 +40,9 @@ from __future__ import annotations
 import gzip
 import logging
 import os
+import shutil
 import socket
+import tempfile
 import threading
 import time
 import zlib
@@ -76,6 +78,8 @@ log = logging.getLogger(__name__)
 MTIME_MARGIN_SECONDS = 2.0
 MAX_FORGOTTEN = 10_000  # generations remembered after they were drained (oldest dropped first)
 PRUNE_FORGOTTEN_SECONDS = 60.0  # forget them once their file is gone; checked this often
+TOMBSTONE_GRACE_SECONDS = 600.0  # ... once gone this long
+GONE_WATCH_SECONDS = 60.0  # after a start, look this long for compressed checkpointed files
 
 
 def _now_iso(wall: float) -> str:
@@ -93,20 +97,16 @@ def _related(path: str, directory: str, family: set[str]) -> bool:
     return where == directory and not family.isdisjoint(_family(name))
 
 
-def _gzip_head(path: str, limit: int) -> tuple[Head | None, int | None]:
-    """The uncompressed head and size (mod 2**32, from the trailer) of a gzip file; (None,
-    None) for other formats or a file being written."""
+def _gzip_head(path: str, limit: int) -> Head | None:
+    """The uncompressed head of a gzip file; None for other formats or a damaged file."""
     if not path.endswith(".gz"):
-        return None, None
+        return None
     try:
         with gzip.open(path, "rb") as f:
             data = f.read(limit)
-        with open(path, "rb") as raw:
-            raw.seek(-4, os.SEEK_END)
-            size = int.from_bytes(raw.read(4), "little")
     except (OSError, EOFError, zlib.error):
-        return None, None
-    return Head(len(data), head_hash(data), data), size
+        return None
+    return Head(len(data), head_hash(data), data)
 
 
 def _line_start_before(fd: int, size: int) -> int:
@@ -155,21 +155,13 @@ class Shipper:
         self.open_files = 0
         self.forced_start: str | None = None
         self.pending: dict[FileKey, Entry] = {}
-        self.forgotten: dict[FileKey, Entry] = {}  # drained generations (see checkpoint.py)
         self.first_run = False
-        # Rotated siblings modified after this wall time may be files never seen (None: none
-        # can be known, e.g. the very first start); the start of the previous scan.
-        self.since: float | None = None
-        self.scanned_at: float | None = None
-        self._dirty = False  # an identity not yet in the checkpoint: save before reading
-        self._skipped_copies: set[FileKey] = set()
-        self._compressed_seen: set[FileKey] = set()
-        self._next_prune = 0.0
-        self._gone: dict[FileKey, Entry] = {}  # checkpointed at start, not found (first scan)
+        self._rotation_state()
         self._load_checkpoint(on_corrupt or config.checkpoint.on_corrupt)
         self._saved: list[Entry] | None = None
         self._forgotten_changed = False
         self._started = False
+        self._started_at = clock()
         self._debug = log.isEnabledFor(logging.DEBUG)  # per-batch lines only when asked
         self.pool: WorkerPool | None = None
         if sink is not None:
@@ -189,6 +181,20 @@ class Shipper:
         self._next_scan = 0.0
         self._unreadable: set[str] = set()
         self._next_checkpoint = 0.0
+
+    def _rotation_state(self) -> None:
+        self.forgotten: dict[FileKey, Entry] = {}  # drained generations (see checkpoint.py)
+        self._forgotten_at: dict[FileKey, float] = {}  # clock time (absent: loaded at start)
+        # Rotated siblings modified after this wall time may be files never seen (None: none
+        # can be known, e.g. the very first start); the start of the previous scan.
+        self.since: float | None = None
+        self.scanned_at: float | None = None
+        self._dirty = False  # an identity not yet in the checkpoint: save before reading
+        self._skipped_copies: set[FileKey] = set()
+        self._compressed_seen: set[FileKey] = set()
+        self._next_prune = 0.0
+        self._gone: dict[FileKey, Entry] = {}  # checkpointed at start, not found (first scan)
+        self._gone_until = 0.0
 
     # ---- checkpoint -----------------------------------------------------------------------
 
@@ -355,8 +361,12 @@ class Shipper:
         for path, runtime in watched.items():
             lives.setdefault(path, runtime)
         self._unseen_siblings(lives, found, now)
+        if first:
+            self._gone_until = now + GONE_WATCH_SECONDS
+        elif self._gone and now >= self._gone_until:
+            self._gone.clear()
         if now >= self._next_prune:
-            self._prune_forgotten()
+            self._prune_forgotten(now)
             self._next_prune = now + PRUNE_FORGOTTEN_SECONDS
         self.order = sorted(self.files.values(), key=lambda f: not f.rotated)
         self.scanned_at = wall
@@ -416,20 +426,10 @@ class Shipper:
         it was acknowledged; a copy of a tracked one is skipped; anything else is new."""
         key = key_of(st)
         fingerprint = self.limits.fingerprint_bytes
-        entry = self.pending.pop(key, None)
-        known: Entry | None = None
-        if entry is not None and head_matches(fd, Head(entry.head_len, entry.head_hash)):
-            known = entry
-        else:
-            if entry is not None:
-                self._adopt_copy_of(entry, now)
-                log.info("%s: new content under a known inode; shipping it from the start", path)
-            gone = self.forgotten.get(key)
-            if gone is not None and head_matches(fd, Head(gone.head_len, gone.head_hash)):
-                if gone.offset >= st.st_size:  # drained, nothing new: stays forgotten
-                    os.close(fd)
-                    return
-                known = gone
+        known = self._continued(fd, key, path, now)
+        if known is not None and known is self.forgotten.get(key) and known.offset >= st.st_size:
+            os.close(fd)  # drained, nothing new: stays forgotten
+            return
         if known is not None:
             if self.forgotten.pop(key, None) is not None:
                 self._forgotten_changed = True
@@ -471,7 +471,23 @@ class Shipper:
         if self.open_files > self.limits.max_open_files and not self._evict(now):
             self._close(f)
 
-    def _generation_of(self, head: Head, path: str, key: FileKey) -> str | None:
+    def _continued(self, fd: int, key: FileKey, path: str, now: float) -> Entry | None:
+        """The checkpointed (or drained) generation that the file open as `fd` still holds."""
+        entry = self.pending.pop(key, None)
+        if entry is not None:
+            if head_matches(fd, Head(entry.head_len, entry.head_hash)):
+                return entry
+            if not self._adopt_copy_of(entry, now):
+                self._gone[key] = entry  # perhaps compressed while we were stopped
+            log.info("%s: new content under a known inode; shipping it from the start", path)
+        gone = self.forgotten.get(key)
+        if gone is not None and head_matches(fd, Head(gone.head_len, gone.head_hash)):
+            return gone
+        return None
+
+    def _generation_of(
+        self, head: Head, path: str, key: FileKey, deleted: bool = False
+    ) -> str | None:
         """The path of a tracked or drained generation that a file with this head is a copy of:
         only a file at a rotated name (`app.log.1`) in the same directory as a file of the same
         live name (`app.log`, or another rotation of it) can be a copy; a file at a live name
@@ -483,7 +499,7 @@ class Shipper:
         for f in self.files.values():
             if (
                 f.key != key
-                and f.deleted_since is None
+                and (deleted or f.deleted_since is None)
                 and same_generation(head, f.head)
                 and _related(f.path, directory, family)
             ):
@@ -497,20 +513,21 @@ class Shipper:
                 return gone.path
         return None
 
-    def _adopt_copy_of(self, entry: Entry, now: float) -> None:
+    def _adopt_copy_of(self, entry: Entry, now: float) -> bool:
         """A checkpointed file was truncated (copytruncate) while we were stopped: continue
-        its identity from the copy, if one is in its directory."""
+        its identity from the copy, if one is in its directory (then True)."""
         runtime = self.by_name.get(entry.input)
         head = Head(entry.head_len, entry.head_hash)
         copy = self._find_copy(entry.path, (entry.dev, entry.ino), head)
         if runtime is None or copy is None:
-            return
+            return False
         path, key, fd, size = copy
         log.info("%s was truncated while stopped; continuing from its copy %s", entry.path, path)
         f = self._track(key, path, runtime, entry.identity, head, entry.offset)
         f.size, f.fd, f.rotated, f.last_active = size, fd, True, now
         self.open_files += 1
         self.order = sorted(self.files.values(), key=lambda x: not x.rotated)
+        return True
 
     def _track(
         self, key: FileKey, path: str, runtime: InputRuntime, identity: str, head: Head, offset: int
@@ -577,9 +594,8 @@ class Shipper:
                 os.close(fd)
                 fd = None
             if runtime is None or hit is None or fd is None:
-                before = len(self.files)
-                self._adopt_copy_of(entry, now)  # copytruncate while stopped, original gone
-                if len(self.files) == before:
+                # copytruncate while stopped, original gone; or compressed
+                if not self._adopt_copy_of(entry, now):
                     log.info("checkpointed file %s is gone; forgetting it", entry.path)
                     self._gone[key] = entry
                 continue
@@ -603,7 +619,7 @@ class Shipper:
                 if unread:
                     log.warning("%s vanished with %d unread bytes", f.path, unread)
                     self.metrics.bytes_dropped.labels("gone_unread").inc(unread)
-                self._forget(f)
+                self._forget(f, keep=not unread)
                 return
             f.path, f.size, f.rotated = hit[0], hit[1].st_size, True
         if f.at_eof and now - f.last_active >= self.limits.idle_close_seconds:
@@ -628,7 +644,7 @@ class Shipper:
         if f.at_eof:
             self._flush(f, now, force=True)
             if f.acks.idle and f.acks.rewind_to is None:
-                self._forget(f)
+                self._forget(f, keep=True)  # its compressed copy may appear: recognise it
         elif now - f.deleted_since >= self.limits.deleted_file_hold_seconds:
             dropped = f.size - f.read_offset
             log.warning(
@@ -660,13 +676,15 @@ class Shipper:
         if keep:
             self.forgotten.pop(f.key, None)
             self.forgotten[f.key] = f.entry()
+            self._forgotten_at[f.key] = self.clock()
             while len(self.forgotten) > MAX_FORGOTTEN:
                 del self.forgotten[next(iter(self.forgotten))]
             self._forgotten_changed = True
         log.debug("%s (%s) forgotten at offset %d", f.path, f.identity, f.committed)
 
-    def _prune_forgotten(self) -> None:
-        """Drop drained generations whose file is gone from its directory."""
+    def _prune_forgotten(self, now: float) -> None:
+        """Drop drained generations whose file has been gone from its directory for a while
+        (its compressed copy, made when it vanished, is still recognised meanwhile)."""
         by_dir: dict[str, list[FileKey]] = {}
         for key, gone in self.forgotten.items():
             by_dir.setdefault(os.path.dirname(gone.path), []).append(key)
@@ -677,8 +695,10 @@ class Shipper:
             except OSError:
                 inodes = set()
             for key in keys:
-                if key[1] not in inodes:
+                since = self._forgotten_at.get(key, self._started_at)
+                if key[1] not in inodes and now - since >= TOMBSTONE_GRACE_SECONDS:
                     del self.forgotten[key]
+                    self._forgotten_at.pop(key, None)
                     self._forgotten_changed = True
 
     def _unseen_siblings(
@@ -709,7 +729,7 @@ class Shipper:
                         st = item.stat(follow_symlinks=False)
                         key = key_of(st)
                         if (
-                            st.st_mtime < since
+                            (st.st_mtime < since and not (self._gone and compressed(item.name)))
                             or key in self._skipped_copies
                             or key in self._compressed_seen
                         ):
@@ -719,7 +739,7 @@ class Shipper:
                 continue
         for _, path, runtime in sorted(candidates):
             if compressed(path):
-                self._compressed(path)
+                self._compressed(path, runtime, now)
                 continue
             try:
                 fd = open_file(path)
@@ -727,37 +747,62 @@ class Shipper:
                 continue
             self._begin(path, fd, os.fstat(fd), runtime, now, first=False, rotated=True)
 
-    def _compressed(self, path: str) -> None:
-        """A compressed rotation written since the last scan (the shipper reads no compressed
-        files): unread unless it holds a generation already shipped to its end. Said once."""
+    def _compressed(self, path: str, runtime: InputRuntime, now: float) -> None:
+        """A compressed rotation. When it holds a checkpointed generation that vanished while
+        the shipper was stopped (compressed before it was read to its end), it is inflated
+        into an unlinked temporary file and read from the checkpointed offset, under the
+        generation's identity (same event ids). Other compressed files are not read."""
         try:
             st = os.stat(path)
         except OSError:
             return
         key = key_of(st)
-        self._compressed_seen.add(key)
-        head, size = _gzip_head(path, self.limits.fingerprint_bytes)
-        shipped = 0
+        head = _gzip_head(path, self.limits.fingerprint_bytes)
+        entry = None
         if head is not None:
-            generations = [*self.forgotten.values(), *self._gone.values()]
-            for e in generations:
-                if same_generation(head, Head(e.head_len, e.head_hash)):
-                    shipped = max(shipped, e.offset)
-            shipped = max(
-                [shipped]
-                + [f.committed for f in self.files.values() if same_generation(head, f.head)]
+            entry = next(
+                (
+                    e
+                    for e in self._gone.values()
+                    if same_generation(head, Head(e.head_len, e.head_hash))
+                ),
+                None,
             )
-        if size is not None and shipped >= size:
+        if head is None or (entry is None and self._generation_of(head, path, key, deleted=True)):
+            self._compressed_seen.add(key)  # not gzip, or a generation we have (had) already
             return
-        unread = st.st_size if size is None else size - shipped
-        log.warning(
-            "%s: a compressed rotation the shipper had not read to its end; compressed files "
-            "are not read: %d byte(s) counted as compressed_unread (keep the newest rotation "
-            "uncompressed until shipped: logrotate delaycompress)",
-            path,
-            unread,
-        )
-        self.metrics.bytes_dropped.labels("compressed_unread").inc(unread)
+        fd = self._inflate(path)
+        if fd is None:
+            return  # being written (or damaged): tried again at the next scan
+        self._compressed_seen.add(key)
+        if entry is not None:
+            del self._gone[(entry.dev, entry.ino)]
+            runtime = self.by_name.get(entry.input, runtime)
+            head = read_head(fd, entry.head_len)
+            identity, offset = entry.identity, entry.offset
+            log.info(
+                "%s was compressed to %s unfinished; reading it from %d", entry.path, path, offset
+            )
+        else:
+            identity, offset = new_identity(key, head, self.limits.fingerprint_bytes), 0
+            log.info("%s: a compressed rotation of a file never seen; reading it", path)
+        f = self._track(key, path, runtime, identity, head, offset)
+        f.size, f.fd, f.rotated, f.last_active = os.fstat(fd).st_size, fd, True, now
+        self.open_files += 1
+
+    def _inflate(self, path: str) -> int | None:
+        """A descriptor of `path` decompressed into an unlinked file next to the checkpoint."""
+        try:
+            with (
+                gzip.open(path, "rb") as source,
+                tempfile.TemporaryFile(dir=self.store.path.parent) as target,
+            ):
+                shutil.copyfileobj(source, target, 1 << 20)
+                target.flush()
+                return os.dup(target.fileno())
+        except (OSError, EOFError, zlib.error) as exc:
+            log.info("%s: cannot decompress it yet (%s)", path, exc)
+            return None
 
     def _evict(self, now: float) -> bool:
         """Close the least recently active open file that is fully read; False if none."""

@@ -7,8 +7,7 @@
   line_truncated (limits.long_lines truncate), deleted_hold_expired (a deleted file held
   longer than limits.deleted_file_hold_seconds), truncated_unread (a file truncated before we
   read it and no copy found), gone_unread (a file vanished before we read it),
-  record_too_large (a record cut to fit message.max.bytes), compressed_unread (a compressed
-  rotation holding bytes never shipped: the shipper reads no compressed files).
+  record_too_large (a record cut to fit message.max.bytes).
 - kafka_logging_shipper_copies_skipped_total: files at a rotated name holding the same
   generation as a tracked or drained file (a copy), not shipped as new files.
 - kafka_logging_shipper_open_files, _tracked_files, _in_flight_bytes.
@@ -35,7 +34,6 @@ DROP_REASONS = (
     "truncated_unread",
     "gone_unread",
     "record_too_large",
-    "compressed_unread",
 )
 
 

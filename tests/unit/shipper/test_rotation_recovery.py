@@ -197,28 +197,74 @@ def test_a_copy_shorter_than_what_was_read_is_still_the_generation(tmp_path: Pat
     assert sorted(rig.delivered()) == ["a1", "a2-in-the-window", "b1"]
 
 
-def test_a_compressed_rotation_with_unread_bytes_is_counted(tmp_path: Path) -> None:
-    """A generation compressed before it was shipped is counted (compressed_unread), with a
-    warning; compressed files are not read."""
+def test_a_checkpointed_file_compressed_while_stopped_is_read_from_its_offset(
+    tmp_path: Path,
+) -> None:
+    """create + compress while the shipper is down: the checkpointed generation, now only in
+    `a.log.1.gz`, is decompressed and read from its offset, with its own event ids."""
+    rig = rig_with(tmp_path, EXCLUDING)
+    rig.write("a.log", *[f"a{i}" for i in range(300)])
+    rig.start()
+    rig.pump()
+    first = ids(rig)
+    crash(rig)
+    rig.write("a.log", "a-unread-1", "a-unread-2")
+    with gzip.open(rig.logs / "a.log.1.gz", "wb") as out:
+        out.write((rig.logs / "a.log").read_bytes())
+    os.unlink(rig.logs / "a.log")
+    rig.write("a.log", "b1")
+    rig.start()
+    rig.pump(rounds=20)
+    assert rig.delivered()[300:] == ["a-unread-1", "a-unread-2", "b1"]
+    again = ids(rig)
+    assert all(again[m] == first[m] for m in first)
+
+
+def test_a_generation_never_seen_and_compressed_while_stopped_is_read(tmp_path: Path) -> None:
+    """A compressed rotation written since the last scan, holding no known generation, is a
+    file the shipper never saw: decompressed and shipped. An old one is history."""
     rig = rig_with(tmp_path, EXCLUDING)
     rig.write("a.log", "a1")
     rig.start()
     rig.pump()
     crash(rig)
+    with gzip.open(rig.logs / "a.log.2.gz", "wb") as out:
+        out.write(b"old-1\n")
+    past = time.time() - 3600
+    os.utime(rig.logs / "a.log.2.gz", (past, past))
     with gzip.open(rig.logs / "a.log.1.gz", "wb") as out:
-        out.write(b"never-seen-1\nnever-seen-2\n")
-    shipper = rig.start()
+        out.write(b"unseen-1\nunseen-2\n")
+    rig.start()
     rig.pump()
-    dropped = shipper.metrics.bytes_dropped.labels("compressed_unread")._value.get()
-    assert dropped == len(b"never-seen-1\nnever-seen-2\n")
+    assert rig.delivered() == ["a1", "unseen-1", "unseen-2"]
+
+
+def test_a_drained_generation_compressed_later_is_not_read_again(tmp_path: Path) -> None:
+    """delaycompress: the rotated file, drained and forgotten, is compressed at the next
+    rotation; the .gz is recognised as that generation (running, and after a restart)."""
+    rig = rig_with(tmp_path, EXCLUDING)
+    rig.write("a.log", *[f"a{i}" for i in range(100)])
+    rig.start()
+    rig.pump()
+    os.rename(rig.logs / "a.log", rig.logs / "a.log.1")
+    rig.write("a.log", "b1")
+    rig.pump(rounds=40)  # a.log.1 drained and forgotten
+    with gzip.open(rig.logs / "a.log.2.gz", "wb") as out:
+        out.write((rig.logs / "a.log.1").read_bytes())
+    os.unlink(rig.logs / "a.log.1")
+    rig.pump()
+    rig.stop()
+    rig.start()
+    rig.pump()
+    assert rig.delivered() == [*(f"a{i}" for i in range(100)), "b1"]
 
 
 def test_every_drop_reason_is_exported_at_zero(tmp_path: Path) -> None:
-    """record_too_large and compressed_unread appear at 0 like the other reasons."""
+    """record_too_large appears at 0 like the other reasons."""
     rig = rig_with(tmp_path, EXCLUDING)
     shipper = rig.start()
     text = shipper.metrics.registry.get_sample_value
-    for reason in ("record_too_large", "compressed_unread", "line_truncated"):
+    for reason in ("record_too_large", "truncated_unread", "line_truncated"):
         labels = {"reason": reason}
         assert text("kafka_logging_shipper_bytes_dropped_total", labels) == 0.0
 
