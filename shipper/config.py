@@ -164,7 +164,7 @@ class LimitsConfig(StrictModel):
     scan_interval_seconds: float = Field(default=1.0, gt=0)
     poll_interval_seconds: float = Field(default=0.2, gt=0)
     shutdown_timeout_seconds: float = Field(default=10.0, ge=0)
-    copy_wait_seconds: float = Field(default=5.0, ge=0)
+    copy_wait_seconds: float = Field(default=5.0, ge=0)  # unused (issue 14); still accepted
 
 
 class CheckpointConfig(StrictModel):
