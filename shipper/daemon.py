@@ -563,10 +563,12 @@ class Shipper:
         self.metrics.delivery_failures.labels(reason).inc(getattr(err, "count", 1))
 
     def _find_in_dir(self, directory: str, key: FileKey) -> tuple[str, os.stat_result] | None:
+        """The file with this device + inode in `directory` (never a compressed file: its
+        inode can only be a reused one; compressed rotations are read by _compressed)."""
         try:
             with os.scandir(directory) as entries:
                 for item in entries:
-                    if item.inode() != key[1]:
+                    if item.inode() != key[1] or compressed(item.name):
                         continue
                     try:
                         st = item.stat(follow_symlinks=False)
@@ -768,7 +770,15 @@ class Shipper:
                 ),
                 None,
             )
-        if head is None or (entry is None and self._generation_of(head, path, key, deleted=True)):
+        drained = self.forgotten.get(key)
+        if (
+            head is None
+            or (
+                drained is not None
+                and same_generation(head, Head(drained.head_len, drained.head_hash))
+            )
+            or (entry is None and self._generation_of(head, path, key, deleted=True))
+        ):
             self._compressed_seen.add(key)  # not gzip, or a generation we have (had) already
             return
         fd = self._inflate(path)
@@ -788,6 +798,7 @@ class Shipper:
             log.info("%s: a compressed rotation of a file never seen; reading it", path)
         f = self._track(key, path, runtime, identity, head, offset)
         f.size, f.fd, f.rotated, f.last_active = os.fstat(fd).st_size, fd, True, now
+        f.deleted_since = now  # an unlinked file: read to its end, never closed and reopened
         self.open_files += 1
 
     def _inflate(self, path: str) -> int | None:

@@ -59,7 +59,10 @@ class Discovery:
 #   kubelet    0.log.20261207-120102  (gzipped later: 0.log.20261207-120102.gz)
 #   Docker     container-json.log.1  (.1.gz when compressed)
 _SUFFIX = re.compile(r"[.\-_][0-9][0-9T:.\-_]*")
+#   logrotate  app.log-2026120717.backup: `create` found a file already at app.log (the app
+#              reopened it between logrotate's rename and its create) and moved it aside
 COMPRESSED = (".gz", ".bz2", ".xz", ".zst", ".lz4", ".Z")
+BACKUP = ".backup"
 
 
 def compressed(name: str) -> bool:
@@ -69,6 +72,7 @@ def compressed(name: str) -> bool:
 def live_names(name: str) -> list[str]:
     """The live file names that `name` could be a rotation of (none when it is not a rotated
     name): `app.log.2.gz` -> [`app.log`], `app-20261207.log` -> [`app.log`]."""
+    name = name.removesuffix(BACKUP)
     for ext in COMPRESSED:
         if name.endswith(ext):
             name = name[: -len(ext)]

@@ -231,6 +231,12 @@ class Episode:
         return {s for last, first in self.windows for s in range(last + 1, first)}
 
 
+def seq_of(record: dict[str, Any]) -> int:
+    """The line's number; -1 for a record that is no line the writer wrote."""
+    m = LINE.match(record["message"].encode())
+    return int(m.group(1)) if m else -1
+
+
 def inputs(tmp_path: Path, mode: str) -> list[dict[str, Any]]:
     log = str(tmp_path / "logs" / "app.log")
     if mode == "copytruncate-globs-match-rotated":
@@ -264,15 +270,16 @@ def run_episode(
         expected = set(range(written)) - allowed
 
         def complete(records: list[dict[str, Any]]) -> bool:
-            return expected <= {int(r["message"][:9]) for r in records}
+            return expected <= {seq_of(r) for r in records}
 
         records = consume(kafka_bootstrap, topic, complete, timeout=120, idle=1.0)
     finally:
         episode.finish()
     ids: dict[int, set[str]] = defaultdict(set)
     copies: dict[int, int] = defaultdict(int)
+    garbage = [r["message"][:40] for r in records if seq_of(r) < 0]
     for r in records:
-        seq = int(r["message"][:9])
+        seq = seq_of(r)
         ids[seq].add(r["event"]["id"])
         copies[seq] += 1
     lost = sorted(expected - set(ids))
@@ -290,6 +297,7 @@ def run_episode(
         "repeats": sum(c - 1 for c in copies.values()),
         "repeats_with_new_ids": sorted(s for s, e in ids.items() if len(e) > 1),
         "unexpected": sorted(s for s in ids if s >= written),
+        "garbage": garbage[:5],
     }
 
 
@@ -312,3 +320,4 @@ def test_logrotate_under_kills_loses_nothing_and_repeats_keep_their_ids(
         assert report["lost"] == [], report
         assert report["repeats_with_new_ids"] == [], report
         assert report["unexpected"] == [], report
+        assert report["garbage"] == [], report
