@@ -155,6 +155,11 @@ class Worker:
         self._max_record_bytes = settings.max_record_bytes
         self._key_paths = settings.key_paths
         self._constant_key = process_key(settings.key_paths, formatter)
+        # The compiled record -> JSON (kafka_logging.speedups), same bytes as the path below;
+        # used when the key needs no field of the record.
+        key_known = self._constant_key is not None or not settings.key_paths
+        json_only = settings.encoding is wire.Encoding.JSON and key_known
+        self._fast_json = formatter.fast_json if json_only else None
 
     # -- thread --------------------------------------------------------------------------
     def start(self) -> None:
@@ -356,6 +361,13 @@ class Worker:
         self._batch_bytes = 0
 
     def _encode(self, record: logging.LogRecord) -> tuple[bytes, bytes | None, str, wire.Encoding]:
+        if self._fast_json is not None:
+            try:
+                fast = self._fast_json(record)
+            except Exception:  # noqa: BLE001 - an unusual record: the Python path decides
+                fast = None
+            if fast is not None and len(fast[0]) <= self._max_record_bytes:
+                return fast[0], self._constant_key, fast[1], wire.Encoding.JSON
         try:
             data = self.formatter.build(record)
         except Exception as exc:  # noqa: BLE001 - a record must never be lost to a bug here

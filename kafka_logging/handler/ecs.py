@@ -27,12 +27,14 @@ import os
 import socket
 import time
 import traceback
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from types import ModuleType
 from typing import Any
 
 from pythonjsonlogger.core import RESERVED_ATTRS, BaseJsonFormatter, merge_record_extra
 
 from kafka_logging.handler.redact import Redactor
+from kafka_logging.speedups import native
 from kafka_logging.wire.record import ECS_VERSION, Record, encode_json
 
 # Attributes the handler stores on a LogRecord (underscore: python-json-logger skips them).
@@ -43,6 +45,9 @@ _RESERVED = frozenset([*RESERVED_ATTRS, "taskName", "message", "asctime"])
 # The attributes LogRecord.__init__ sets, in every Python version we run on.
 _INIT_ATTRS = frozenset(logging.LogRecord("", logging.INFO, "", 0, "", None, None).__dict__)
 _CACHE_LIMIT = 4096  # call sites / threads remembered; the cache starts over beyond that
+
+# (value, event id) of a record, or None when the Python path must encode it.
+FastJson = Callable[[logging.LogRecord], tuple[bytes, str] | None]
 
 
 def _safe_str(value: object) -> str:
@@ -102,6 +107,35 @@ class EcsFormatter(BaseJsonFormatter):
         self._pid: int | None = -1
         self._id_base = 0
         self._id_counter = itertools.count()
+        self.fast_json = self.compiled_encoder(native) if native is not None else None
+
+    def compiled_encoder(self, module: ModuleType) -> FastJson | None:
+        """The compiled twin of `encode_json(self.build(record))` (kafka_logging.speedups):
+        the same bytes for the records it knows (no extra= fields, no dict message, valid
+        Unicode), None for the others (tests/unit/speedups/test_ecs.py). It calls this
+        formatter's render_message, redactor, error_fields and event-id state, so each of
+        those has one implementation. None when the static fields are not valid Unicode."""
+        try:
+            ecs_host = encode_json({"ecs": self._ecs, "host": self._host})
+            service = encode_json({"service": self._service}) if self._service else b""
+            self.hostname.encode("utf-8")
+            for value in self.service.values():
+                value.encode("utf-8")
+        except UnicodeEncodeError:
+            return None
+        redactor = self.redactor
+        encoder = module.EcsEncoder(
+            self,
+            render_message,
+            redactor.text if redactor is not None and redactor.patterns else None,
+            redactor is not None and redactor.defaults,
+            redactor,
+            b"," + ecs_host[1:-1],
+            b"," + service[1:-1] if service else b"",
+            len(_INIT_ATTRS),
+        )
+        fast: FastJson = encoder.encode
+        return fast
 
     def _new_id_prefix(self, pid: int) -> None:
         """Event ids are 64 random bits drawn once per process (again after fork: the pid

@@ -55,6 +55,11 @@ class Redactor:
         self._defaults = patterns == DEFAULT_PATTERNS
         self._key_cache: dict[str, bool] = {}
 
+    @property
+    def defaults(self) -> bool:
+        """The patterns are the default ones (text() pre-checks their keywords first)."""
+        return self._defaults
+
     def secret_key(self, key: object) -> bool:
         if not isinstance(key, str):
             return False

@@ -3,6 +3,8 @@
 from collections.abc import Callable, Sequence
 from typing import Any
 
+INTERFACE: int
+
 Line = tuple[int, int, str, tuple[str, ...]]
 Message = tuple[bytes, bytes | None, list[tuple[str, bytes]]]
 
@@ -28,3 +30,17 @@ class Splicer:
         head: bytes,
         slow: Callable[[int, str, tuple[str, ...]], Any],
     ) -> list[Message]: ...
+
+class EcsEncoder:
+    def __init__(
+        self,
+        formatter: Any,
+        render_message: Callable[[Any], str],
+        redact_text: Callable[[str], str] | None,
+        redact_defaults: bool,
+        redactor: Any,
+        ecs_host: bytes,
+        service: bytes,
+        plain: int,
+    ) -> None: ...
+    def encode(self, record: Any) -> tuple[bytes, str] | None: ...

@@ -5,6 +5,7 @@
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList, PyString, PyTuple};
 
+mod ecs;
 mod json;
 
 /// The lines of `data` (bytes that start at file offset `offset`), as LineFramer.feed gives
@@ -209,10 +210,16 @@ fn memchr_last(haystack: &[u8]) -> Option<usize> {
     memchr::memrchr(b'\n', haystack)
 }
 
+/// What this build offers; kafka_logging/speedups/__init__.py ignores a module built from
+/// other sources (a stale build left in a checkout) rather than call what it lacks.
+const INTERFACE: u32 = 2;
+
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("INTERFACE", INTERFACE)?;
     m.add_function(wrap_pyfunction!(frame_lines, m)?)?;
     m.add_function(wrap_pyfunction!(json_string, m)?)?;
     m.add_class::<Splicer>()?;
+    m.add_class::<ecs::EcsEncoder>()?;
     Ok(())
 }

@@ -46,3 +46,18 @@ def test_shipper_metrics_name_the_hot_path() -> None:
     registry = Metrics().registry
     labels = {"implementation": speedups.IMPLEMENTATION}
     assert registry.get_sample_value("kafka_logging_shipper_speedups_info", labels) == 1.0
+
+
+def test_a_stale_build_is_not_used() -> None:
+    """A compiled module built from older sources (another interface) is ignored: the pure
+    path runs and the reason says so."""
+    probe = (
+        "import sys, types; stale = types.ModuleType('kafka_logging.speedups._native'); "
+        "stale.INTERFACE = 1; sys.modules[stale.__name__] = stale; "
+        "import kafka_logging.speedups as s; print(s.IMPLEMENTATION, '|', s.REASON)"
+    )
+    env = {k: v for k, v in os.environ.items() if k != speedups.ENV_PURE}
+    run = subprocess.run(
+        [sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True
+    )
+    assert run.stdout.startswith("python | compiled module is stale (interface 1, want 2")
