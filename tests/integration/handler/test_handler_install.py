@@ -25,8 +25,16 @@ assert handler.flush(30), handler.stats()
 SERVER_ONLY = ("yaml", "prometheus_client")
 
 
+# No cargo on PATH: the install skips the optional compiled hot paths (kafka_logging/speedups,
+# their own install test is tests/integration/speedups), which would cost a minute of CI here.
+NO_CARGO = os.pathsep.join(
+    p for p in os.environ.get("PATH", "").split(os.pathsep) if not (Path(p) / "cargo").exists()
+)
+
+
 def run(*argv: str | Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1", "PYTHONDONTWRITEBYTECODE": "1"}
+    env["PATH"] = NO_CARGO
     args = [str(a) for a in argv]
     return subprocess.run(args, capture_output=True, text=True, env=env, timeout=300, check=False)
 
