@@ -50,6 +50,10 @@ def index(config_path: str, check: bool) -> None:
     logging.basicConfig(
         level=config.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    # The indexer reports unreachable engines itself (rate limited): elastic-transport's
+    # INFO line per request and WARNING per failed node would drown that out.
+    logging.getLogger("elastic_transport.transport").setLevel(logging.WARNING)
+    logging.getLogger("elastic_transport.node_pool").setLevel(logging.ERROR)
     log = logging.getLogger("indexer")
     try:
         indexer = Indexer(config)

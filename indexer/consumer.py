@@ -230,21 +230,35 @@ class Indexer:
     # ----------------------------------------------------------------- loop
 
     def _install_template(self) -> bool:
-        """Detect the engine (an unsupported one is a FatalError) and install the template."""
+        """Detect the engine (an unsupported one is a FatalError) and install the template,
+        before joining the consumer group: partitions go to indexers that can index. False
+        when stop() came first (nothing consumed, nothing committed)."""
         delay = self._initial_backoff
+        warned = 0.0
         while not self._stopping.is_set():
+            step = "detect the search engine"
             try:
                 engine = self._es.engine()
                 if self._config.index.install_template:
+                    step = "install the index template"
                     install_template(self._es, self._config.index)
                 log.info("indexing into %s at %s", engine.name, self._es.url)
             except RetryableError as exc:
                 self._health = {"status": "stalled", "reason": str(exc), "updated": self._clock()}
-                log.warning("cannot install the index template yet (%s); retrying", exc)
+                now = self._clock()
+                if now >= warned:  # rate limited: at most one warning a minute
+                    warned = now + 60.0
+                    log.warning(
+                        "cannot %s yet (%s); not joining the consumer group until it"
+                        " answers, retrying",
+                        step,
+                        exc,
+                    )
                 self._stopping.wait(delay * (0.5 + self._jitter()))
                 delay = min(delay * 2, self._max_backoff)
             else:
                 return True
+        log.info("stopped before the search engine answered: nothing consumed")
         return False
 
     def _loop(self) -> None:

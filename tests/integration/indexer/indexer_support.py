@@ -180,6 +180,7 @@ def setup(kafka_bootstrap: str, es_url: str, index: str) -> Iterator[Setup]:
     for fut in admin.delete_topics([s.topic, s.dlq]).values():
         with contextlib.suppress(Exception):
             fut.result(30)
+    s.es_url = es_url  # a test may have pointed it at a private node, gone by now
     with s.es() as es:
         es.delete_index_template(f"{index}-template")
 

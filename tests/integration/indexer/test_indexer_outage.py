@@ -42,7 +42,8 @@ def test_elasticsearch_down_for_20s_then_frozen_loses_nothing(
     port = _free_port()
     running = run_indexer(
         setup.config(
-            metrics={"port": port}, elasticsearch={"hosts": [node.address], "request_timeout": 3}
+            metrics={"enabled": True, "port": port},
+            elasticsearch={"hosts": [node.address], "request_timeout": 3},
         )
     )
     produce(setup.bootstrap, setup.topic, [ecs_record(i) for i in range(1000)], partitions=3)
@@ -91,7 +92,7 @@ def test_metrics_endpoint_exports_the_indexer_metrics(
     and the end-to-end latency histogram; /health answers ok."""
     port = _free_port()
     produce(setup.bootstrap, setup.topic, [ecs_record(i) for i in range(200)], partitions=3)
-    running = run_indexer(setup.config(metrics={"port": port}))
+    running = run_indexer(setup.config(metrics={"enabled": True, "port": port}))
     assert setup.wait_count(200) == 200
     threading.Event().wait(0.5)  # one housekeeping round after the last bulk
     code, body = _get(port, "/metrics")

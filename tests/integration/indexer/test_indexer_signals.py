@@ -32,8 +32,9 @@ def test_signal_with_elasticsearch_unreachable_exits_0_and_commits_nothing_unres
     run_indexer: Callable[[IndexerConfig], Running],
     tmp_path: Path,
 ) -> None:
-    """With Elasticsearch unreachable, a signal ends the process with 0 after the drain
-    deadline, having committed nothing it could not index: a later indexer gets all N."""
+    """With Elasticsearch unreachable, the indexer waits for it before joining the group
+    (and says so); a signal ends the process with 0 promptly, having consumed and committed
+    nothing: a later indexer gets all N."""
     produce(setup.bootstrap, setup.topic, [ecs_record(i) for i in range(300)], partitions=3)
     path = setup.write_config(
         tmp_path / "dead.yaml",
@@ -42,12 +43,16 @@ def test_signal_with_elasticsearch_unreachable_exits_0_and_commits_nothing_unres
         shutdown_timeout=2,
     )
     proc = spawn_indexer(path)
-    threading.Event().wait(6)  # joined, consumed, failing to index
+    threading.Event().wait(6)  # waiting for the engine, not in the group
     assert proc.poll() is None
     proc.send_signal(sig)
     assert proc.wait(30) == 0
     log = (tmp_path / "indexer-0.log").read_text()
-    assert "unresolved" in log  # the drain deadline was reached and said so
+    assert "cannot detect the search engine yet" in log
+    assert "not joining the consumer group" in log
+    assert "index template" not in log  # install_template is false: it never tried
+    assert "assigned" not in log
+    assert "nothing consumed" in log
 
     running = run_indexer(setup.config())
     assert setup.wait_count(300) == 300
