@@ -414,7 +414,7 @@ class KafkaHandler(logging.Handler):
                     self._worker = worker
                     self._worker_ident = worker.thread.ident if worker.thread else None
                     setup_check.run_once()  # says once if the logging setup loses records
-                    shutdown.started()  # multiprocessing children: flush before os._exit()
+                    shutdown.started(self)  # referenced until closed; flushed at os._exit()
         self._wake.set()
 
     def _refuse(self, record: logging.LogRecord) -> None:
@@ -475,6 +475,7 @@ class KafkaHandler(logging.Handler):
                 self._report.final(self._logged())
             except Exception as exc:  # noqa: BLE001 - close() runs at interpreter exit: never raise
                 self._diag.say("close", f"no drop summary: {type(exc).__name__}: {exc}")
+        shutdown.closed(self)
         super().close()
 
     def _logged(self) -> int:

@@ -39,9 +39,13 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from kafka_logging.handler.handler import KafkaHandler
 
-__all__ = ["flush_all", "started", "watch"]
+__all__ = ["closed", "flush_all", "started", "watch"]
 
 _live: weakref.WeakSet[KafkaHandler] = weakref.WeakSet()
+# Handlers whose worker runs stay referenced until closed: a handler only loguru refers to
+# (`logger.add(KafkaHandler(...))`) would otherwise be collected when loguru's own atexit
+# removes its sinks, before `logging.shutdown()` (atexit too, registered earlier) can flush it.
+_running: set[KafkaHandler] = set()
 _celery_hooked = False
 _finalizer_pid = 0
 
@@ -53,9 +57,10 @@ def watch(handler: KafkaHandler) -> None:
     _hook_celery()
 
 
-def started() -> None:
-    """A handler's delivery worker started in this process (called from KafkaHandler)."""
+def started(handler: KafkaHandler) -> None:
+    """`handler`'s delivery worker started in this process (called from KafkaHandler)."""
     global _finalizer_pid  # noqa: PLW0603 - one finalizer per process
+    _running.add(handler)
     pid = os.getpid()
     if _finalizer_pid == pid or "multiprocessing" not in sys.modules:
         return
@@ -65,6 +70,11 @@ def started() -> None:
 
     if multiprocessing.parent_process() is not None:  # the main process has atexit
         util.Finalize(None, flush_all, exitpriority=0)
+
+
+def closed(handler: KafkaHandler) -> None:
+    """`handler` was closed: nothing here keeps it alive any more."""
+    _running.discard(handler)
 
 
 def flush_all(timeout: float | None = None) -> bool:
