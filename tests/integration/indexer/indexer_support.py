@@ -29,7 +29,7 @@ from kafka_support import create_topic, read_topic
 from indexer.config import IndexerConfig
 from indexer.consumer import Indexer
 from kafka_logging import config as shared
-from kafka_logging.engines.client import EngineApiError, EngineClient
+from kafka_logging.engines.client import EngineApiError, EngineClient, EngineUnreachable
 from kafka_logging.wire.record import Encoding, encode_json, headers_for, random_event_id
 
 VENV_BIN = Path(sys.executable).parent
@@ -159,9 +159,12 @@ class Setup:
         return count
 
     def _count_or_zero(self) -> int:
-        """count(), or 0 while a just-created index has no active shard yet (a 503)."""
+        """count(), or 0 while a just-created index has no active shard yet (a 503) or the
+        node is (re)starting: waiting rides that out."""
         try:
             return self.count()
+        except EngineUnreachable:
+            return 0
         except EngineApiError as exc:
             if exc.status != 503:
                 raise

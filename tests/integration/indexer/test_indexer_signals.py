@@ -53,6 +53,7 @@ def test_signal_with_elasticsearch_unreachable_exits_0_and_commits_nothing_unres
     assert "index template" not in log  # install_template is false: it never tried
     assert "assigned" not in log
     assert "nothing consumed" in log
+    assert "elastic_transport" not in log  # the indexer speaks for itself, not per request
 
     running = run_indexer(setup.config())
     assert setup.wait_count(300) == 300
