@@ -60,6 +60,9 @@ class CommitFailure:
 
     positions: dict[TopicPartition, int]
     reason: str
+    # The group was rebalancing (the member is leaving or its generation is over): the next
+    # owner reads from the last committed position, as after any rebalance. Expected.
+    rebalance: bool = False
 
 
 def _code(error: Any) -> int | None:
@@ -130,7 +133,7 @@ class Committer:
                 return None
             if _code(error) not in TRANSIENT_ERRORS or self._clock() + self._backoff >= deadline:
                 self._tracker.uncommit(failed)
-                return CommitFailure(failed, str(error))
+                return CommitFailure(failed, str(error), _code(error) in REBALANCE_ERRORS)
             log.debug("commit of %s: %s; trying again", failed, error)
             self._pause.wait(self._backoff)
             positions = failed

@@ -224,6 +224,11 @@ class Indexer:
                 " the next owner of those partitions reads their records again (harmless"
                 " 409s; dead letters repeat under the same kl.dlq.id)"
             )
+            if failure.rebalance:
+                # Leaving while the group rebalances: nothing is lost and no member can
+                # commit for a generation that is over; a warning, and a clean exit.
+                log.warning("%s", message)
+                return
             log.error("%s", message)
             raise FatalError(message)
 

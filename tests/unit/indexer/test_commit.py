@@ -103,10 +103,12 @@ def test_a_sync_commit_with_a_stale_generation_reports_what_was_not_saved() -> N
 
 
 class FailingSyncCommits(FakeConsumer):
+    code = KafkaError.GROUP_AUTHORIZATION_FAILED
+
     def commit(self, *, offsets: list[TopicPartition], asynchronous: bool) -> Any:
         if asynchronous:
             return super().commit(offsets=offsets, asynchronous=True)
-        raise KafkaException(KafkaError(KafkaError.ILLEGAL_GENERATION))
+        raise KafkaException(KafkaError(self.code))
 
 
 def test_a_failed_final_commit_makes_run_fail(caplog: pytest.LogCaptureFixture) -> None:
@@ -118,6 +120,22 @@ def test_a_failed_final_commit_makes_run_fail(caplog: pytest.LogCaptureFixture) 
     with pytest.raises(FatalError, match="final commit"):
         make(consumer, FakeES(ok)).run()
     assert any(r.levelname == "ERROR" and "final commit" in r.getMessage() for r in caplog.records)
+
+
+def test_a_final_commit_refused_by_a_rebalance_is_a_warning(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Leaving while the group rebalances (ILLEGAL_GENERATION): the next owner re-reads from
+    the last commit, nothing is lost, so run() returns (exit 0) after a WARNING."""
+    consumer = FailingSyncCommits(batches=[[Msg(0, o, record(0, o)) for o in range(3)]])
+    consumer.code = KafkaError.ILLEGAL_GENERATION
+    consumer.script[1] = lambda c: c.assign(0)
+    consumer.stop_when = lambda: consumer.calls > 15
+    make(consumer, FakeES(ok)).run()
+    assert any(
+        r.levelname == "WARNING" and "final commit" in r.getMessage() for r in caplog.records
+    )
+    assert not any(r.levelname == "ERROR" for r in caplog.records)
 
 
 def test_a_clean_stop_commits_once_and_returns() -> None:
