@@ -89,19 +89,35 @@ class WorkerSettings:
     registry_config: dict[str, Any] = field(default_factory=dict)
 
 
+# Broker states librdkafka retries by itself and that clear within seconds on a healthy
+# cluster (a coordinator loading its log after a broker start or a leader move). Said only
+# when the same condition is still being retried TRANSIENT_GRACE seconds after it first was.
+_TRANSIENT = ("Coordinator load in progress", "Coordinator not available", "Not coordinator")
+TRANSIENT_GRACE = 30.0
+
+
 class _KafkaLogger:
     """librdkafka's log lines (served by poll()) go to rate-limited stderr, never `logging`."""
 
-    def __init__(self, diag: Diagnostics) -> None:
+    def __init__(self, diag: Diagnostics, clock: Callable[[], float] = time.monotonic) -> None:
         self.diag = diag
+        self.clock = clock
+        self._transient_since: float | None = None
 
     def log(self, level: int, fmt: str, *args: Any) -> None:
-        if level <= logging.WARNING:
-            try:
-                text = fmt % args
-            except (TypeError, ValueError):
-                text = f"{fmt} {args}"
-            self.diag.say("librdkafka", f"kafka client: {text}")
+        if level > logging.WARNING:
+            return
+        try:
+            text = fmt % args
+        except (TypeError, ValueError):
+            text = f"{fmt} {args}"
+        if text.endswith("retrying") and any(t in text for t in _TRANSIENT):
+            now = self.clock()
+            if self._transient_since is None:
+                self._transient_since = now
+            if now - self._transient_since < TRANSIENT_GRACE:
+                return
+        self.diag.say("librdkafka", f"kafka client: {text}")
 
 
 class Worker:

@@ -162,9 +162,8 @@ def status(cache_dir: Path | None, data_dir: Path | None, as_json: bool) -> None
             if not item["running"] and "version" not in item:
                 click.echo(f"{name}: not running")
                 continue
-            title = (
-                f"{name} ({item['engine']})" if "engine" in item else f"{name} {item['version']}"
-            )
+            # The search slot names the engine it runs ("opensearch 2.19.1"), like "kafka 4.1.2".
+            title = str(item["engine"]).lower() if "engine" in item else f"{name} {item['version']}"
             click.echo(f"{title}: {item['health']}")
             keys: tuple[str, ...] = ("pids", "port", "node_id", "data", "log", "java")
             keys = (*keys, "bootstrap", "url", "user", "secure_bootstrap", "sasl", "auth", "ca")
