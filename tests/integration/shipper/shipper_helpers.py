@@ -19,6 +19,7 @@ __all__ = [
     "Running",
     "consume",
     "create_topic",
+    "every_message",
     "make_config",
     "messages",
     "start_again",
@@ -82,6 +83,23 @@ def consume(
     """Every record in `topic` from the start, read until `until(records)` holds (or timeout),
     then for `idle` more seconds to catch extras."""
     return read_topic(bootstrap, topic, until, timeout, idle, _record)
+
+
+def every_message(lines: list[str]) -> Callable[[list[dict[str, Any]]], bool]:
+    """A `consume` condition: every one of `lines` was read as a record's message. Not a
+    count: replays after a kill or a failed delivery add records, so a count can be reached
+    while lines are still on their way (a false loss)."""
+    missing = set(lines)
+    checked = 0
+
+    def done(records: list[dict[str, Any]]) -> bool:
+        nonlocal checked
+        for record in records[checked:]:
+            missing.discard(record["message"])
+        checked = len(records)
+        return not missing
+
+    return done
 
 
 def _record(message: Message) -> dict[str, Any]:

@@ -21,7 +21,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from shipper_helpers import consume, create_topic, make_config, start_again, write_config
+from shipper_helpers import (
+    consume,
+    create_topic,
+    every_message,
+    make_config,
+    start_again,
+    write_config,
+)
 
 from kafka_logging.errors import FatalError
 from shipper.checkpoint import CheckpointStore
@@ -137,7 +144,14 @@ def test_every_line_survives_kill_9_rotations_and_a_broker_outage(
         t0 = time.monotonic()
         next_kill = t0 + chaos.rng.uniform(1.0, 3.0)
         outage_at, outage_over = t0 + 6, False
-        while chaos.kills < KILLS or not outage_over or time.monotonic() - t0 < 30:
+        # Until both rotation kinds happened too: a file is rotated only once the checkpoint
+        # holds it, which on a loaded machine can take longer than the kills do.
+        while (
+            chaos.kills < KILLS
+            or not outage_over
+            or time.monotonic() - t0 < 30
+            or min(chaos.rotations.values()) < 1
+        ):
             now = time.monotonic()
             chaos.write_some()
             chaos.maybe_rotate(now)
@@ -154,9 +168,7 @@ def test_every_line_survives_kill_9_rotations_and_a_broker_outage(
                 outage_end = 0.0
                 print(f"broker was down {time.monotonic() - stopped:.1f} s")
             time.sleep(0.03)
-        records = consume(
-            kafka.address, "chaos", lambda rs: len(rs) >= len(chaos.written), timeout=120, idle=3
-        )
+        records = consume(kafka.address, "chaos", every_message(chaos.written), timeout=120, idle=3)
         assert chaos.finish() == 0
     finally:
         if chaos.proc is not None and chaos.proc.poll() is None:

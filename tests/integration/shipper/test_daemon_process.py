@@ -18,6 +18,7 @@ from shipper_helpers import (
     Running,
     consume,
     create_topic,
+    every_message,
     make_config,
     messages,
     start_again,
@@ -176,10 +177,10 @@ def test_broker_outage_pauses_reading_bounds_memory_and_loses_nothing(
     assert tracked.read_offset < log.stat().st_size  # reading paused
     assert tracked.committed < log.stat().st_size
     start_again(kafka)
-    records = consume(kafka.address, "outage", lambda rs: len(rs) >= 21000, timeout=120, idle=2)
+    expected = [f"before-{i}" for i in range(1000)] + lines
+    records = consume(kafka.address, "outage", every_message(expected), timeout=120, idle=2)
     running.stop()
     got = Counter(r["message"] for r in records)
-    expected = [f"before-{i}" for i in range(1000)] + lines
     assert set(got) == set(expected)
     failures = sum(
         s.value
