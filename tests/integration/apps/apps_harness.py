@@ -187,6 +187,33 @@ def drive(base: str, requests: int = 200, boom_every: int = 10) -> Traffic:
     return traffic
 
 
+def serve(argv: list[str], cwd: Path, port: int) -> tuple[Server, int, Traffic]:
+    """Start a web server, wait until it answers, drive the standard traffic, stop it with
+    SIGTERM. Returns the server (for its output), its exit status and the traffic sent."""
+    server = Server(argv, cwd, port)
+    try:
+        server.wait_ready()
+        traffic = drive(server.base)
+        code = server.stop()
+    finally:
+        server.kill()
+    return server, code, traffic
+
+
+def gunicorn_done(traffic: Traffic, workers: int) -> Callable[[list[dict[str, Any]]], bool]:
+    """Read on until the master's and every worker's exit lines and every request arrived."""
+
+    def done(got: list[dict[str, Any]]) -> bool:
+        texts = [message(r) for r in got]
+        return (
+            any("Shutting down: Master" in t for t in texts)
+            and sum("Worker exiting" in t for t in texts) >= workers
+            and sum("handled mk" in t for t in texts) >= len(traffic.ok)
+        )
+
+    return done
+
+
 def records(target: Target, done: Callable[[list[dict[str, Any]]], bool], timeout: float = 90):
     """Every record of the target's topic, read until `done` holds plus 2 s of quiet."""
     return read_topic(
@@ -289,6 +316,17 @@ class Ledger:
         twice = [m for m in markers if found[m] > 1]
         assert not missing, self._fail(f"exceptions: {len(missing)} missing {missing[:3]}")
         assert not twice, self._fail(f"exceptions repeated: {twice[:3]}")
+
+    def requests_once(self, traffic: Traffic, access_logger: str) -> None:
+        """The standard web traffic's records: no event.id twice, all from the service, the
+        app's line per request and its exception records once each, one access line per
+        request on `access_logger`."""
+        self.no_duplicate_event_ids()
+        self.all_from_service()
+        self.once_each(traffic.ok, "handled {}", "myapp")
+        self.once_each(traffic.boom, "failing {}", "myapp")
+        self.exceptions_once(traffic.boom)
+        self.once_each(traffic.all, "m={}", access_logger)
 
     def lines_present(self, *texts: str, logger: str | None = None) -> None:
         for text in texts:

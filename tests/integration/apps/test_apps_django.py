@@ -11,14 +11,13 @@ import pytest
 from apps_harness import (
     BIN,
     Ledger,
-    Server,
     Target,
     app_source,
-    drive,
     free_port,
+    gunicorn_done,
     handler_said,
-    message,
     records,
+    serve,
 )
 
 pytestmark = pytest.mark.timeout(300)
@@ -38,31 +37,12 @@ def test_django_recipe_under_gunicorn_ships_every_record_once(
     port = free_port()
     argv = [str(BIN / "gunicorn"), "-c", "gunicorn.conf.py", "djwsgi:application", "-w", "2"]
     bind = ["--bind", f"127.0.0.1:{port}", "--timeout", "120"]  # no worker restarts under load
-    server = Server([*argv, *bind], tmp_path, port)
-    try:
-        server.wait_ready()
-        traffic = drive(server.base)
-        code = server.stop()
-    finally:
-        server.kill()
+    server, code, traffic = serve([*argv, *bind], tmp_path, port)
     assert code == 0, server.output()
 
-    def done(got: list[dict[str, object]]) -> bool:
-        texts = [message(r) for r in got]
-        return (
-            any("Shutting down: Master" in t for t in texts)
-            and sum("Worker exiting" in t for t in texts) >= 2
-            and sum("handled mk" in t for t in texts) >= len(traffic.ok)
-        )
-
-    ledger = Ledger(records(target, done), target.service, server.output())
-    ledger.no_duplicate_event_ids()
-    ledger.all_from_service()
-    ledger.once_each(traffic.ok, "handled {}", "myapp")
-    ledger.once_each(traffic.boom, "failing {}", "myapp")
-    ledger.exceptions_once(traffic.boom)
+    ledger = Ledger(records(target, gunicorn_done(traffic, 2)), target.service, server.output())
+    ledger.requests_once(traffic, "gunicorn.access")
     assert {r["log"]["logger"] for r in ledger.got if "error" in r} == {"django.request"}
-    ledger.once_each(traffic.all, "m={}", "gunicorn.access")
     assert len(ledger.with_text("Worker exiting")) == 2
     ledger.lines_present("Shutting down: Master")
     ledger.summary("django", len(traffic.all))

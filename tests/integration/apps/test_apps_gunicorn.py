@@ -15,13 +15,15 @@ from apps_harness import (
     Ledger,
     Server,
     Target,
+    Traffic,
     app_source,
-    drive,
     free_port,
+    gunicorn_done,
     handler_said,
     message,
     pid,
     records,
+    serve,
 )
 
 pytestmark = pytest.mark.timeout(300)
@@ -38,18 +40,11 @@ VARIANTS = {
 BOOTED = re.compile(r"Booting worker with pid: (\d+)")
 
 
-def run_gunicorn(target: Target, app_dir: Path, argv: list[str]) -> tuple[Server, int, object]:
-    """Start gunicorn with `argv` (+ a loopback bind), drive it, stop it with SIGTERM."""
+def run_gunicorn(app_dir: Path, argv: list[str]) -> tuple[Server, int, Traffic]:
+    """gunicorn with `argv` (+ a loopback bind), driven, then stopped with SIGTERM."""
     port = free_port()
     bind = ["--bind", f"127.0.0.1:{port}", "--timeout", "120"]  # no worker restarts under load
-    server = Server([str(BIN / argv[0]), *argv[1:], *bind], app_dir, port)
-    try:
-        server.wait_ready()
-        traffic = drive(server.base)
-        code = server.stop()
-    finally:
-        server.kill()
-    return server, code, traffic
+    return serve([str(BIN / argv[0]), *argv[1:], *bind], app_dir, port)
 
 
 def booted(got: list[dict[str, object]]) -> set[int]:
@@ -68,24 +63,13 @@ def test_gunicorn_recipe_ships_every_record_once(
     (tmp_path / "myapp.py").write_text(app_source("apps_wsgi.py"))
     workers = int(VARIANTS[variant][1])
 
-    server, code, traffic = run_gunicorn(target, tmp_path, [*COMMAND.split(), *VARIANTS[variant]])
+    server, code, traffic = run_gunicorn(tmp_path, [*COMMAND.split(), *VARIANTS[variant]])
     assert code == 0, server.output()
 
-    def done(got: list[dict[str, object]]) -> bool:
-        texts = [message(r) for r in got]
-        return (
-            any("Shutting down: Master" in t for t in texts)
-            and sum("Worker exiting" in t for t in texts) >= workers
-            and sum("handled mk" in t for t in texts) >= len(traffic.ok)
-        )
-
-    ledger = Ledger(records(target, done), target.service, server.output())
-    ledger.no_duplicate_event_ids()
-    ledger.all_from_service()
-    ledger.once_each(traffic.ok, "handled {}", "myapp")
-    ledger.once_each(traffic.boom, "failing {}", "myapp")
-    ledger.exceptions_once(traffic.boom)
-    ledger.once_each(traffic.all, "m={}", "gunicorn.access")
+    ledger = Ledger(
+        records(target, gunicorn_done(traffic, workers)), target.service, server.output()
+    )
+    ledger.requests_once(traffic, "gunicorn.access")
     ledger.lines_present("Starting gunicorn", "Handling signal: term", "Shutting down: Master")
     pids = booted(ledger.got)
     assert len(pids) == workers, ledger.got

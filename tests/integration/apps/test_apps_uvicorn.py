@@ -15,15 +15,14 @@ from apps_harness import (
     BIN,
     README,
     Ledger,
-    Server,
     Target,
     app_source,
-    drive,
     free_port,
     handler_said,
     message,
     pid,
     records,
+    serve,
 )
 
 pytestmark = pytest.mark.timeout(300)
@@ -38,16 +37,7 @@ SHUTDOWN_LINES = (
 STARTED = re.compile(r"Started server process \[(\d+)\]")
 
 
-def check_requests(ledger: Ledger, traffic: object) -> None:
-    ledger.no_duplicate_event_ids()
-    ledger.all_from_service()
-    ledger.once_each(traffic.ok, "handled {}", "myapp")  # type: ignore[attr-defined]
-    ledger.once_each(traffic.boom, "failing {}", "myapp")  # type: ignore[attr-defined]
-    ledger.exceptions_once(traffic.boom)  # type: ignore[attr-defined]
-    ledger.once_each(traffic.all, "m={}", "uvicorn.access")  # type: ignore[attr-defined]
-
-
-def shutdown_done(processes: int) -> object:
+def shutdown_done(processes: int) -> Callable[[list[dict[str, object]]], bool]:
     def done(got: list[dict[str, object]]) -> bool:
         texts = [message(r) for r in got]
         return all(sum(line in t for t in texts) >= processes for line in SHUTDOWN_LINES)
@@ -65,17 +55,11 @@ def test_uvicorn_run_recipe_ships_every_record_once(
     (tmp_path / "main.py").write_text(target.recipe("uvicorn"))
     (tmp_path / "myapp.py").write_text(app_source("apps_fastapi.py"))
     port = free_port()
-    server = Server([sys.executable, "main.py"], tmp_path, port)
-    try:
-        server.wait_ready()
-        traffic = drive(server.base)
-        code = server.stop()
-    finally:
-        server.kill()
+    server, code, traffic = serve([sys.executable, "main.py"], tmp_path, port)
     assert code == -signal.SIGTERM, server.output()
 
-    ledger = Ledger(records(target, shutdown_done(1)), target.service, server.output())  # type: ignore[arg-type]
-    check_requests(ledger, traffic)
+    ledger = Ledger(records(target, shutdown_done(1)), target.service, server.output())
+    ledger.requests_once(traffic, "uvicorn.access")
     for line in SHUTDOWN_LINES:
         assert len(ledger.with_text(line)) == 1, line
     ledger.summary("uvicorn-run", len(traffic.all))
@@ -94,17 +78,11 @@ def test_uvicorn_yaml_recipe_with_two_workers(
     (tmp_path / "myapp.py").write_text(app_source("apps_fastapi.py"))
     port = free_port()
     argv = [str(BIN / "uvicorn"), *command.split()[1:], "--host", "127.0.0.1", "--port", str(port)]
-    server = Server(argv, tmp_path, port)
-    try:
-        server.wait_ready()
-        traffic = drive(server.base)
-        code = server.stop()
-    finally:
-        server.kill()
+    server, code, traffic = serve(argv, tmp_path, port)
     assert code == 0, server.output()
 
-    ledger = Ledger(records(target, shutdown_done(2)), target.service, server.output())  # type: ignore[arg-type]
-    check_requests(ledger, traffic)
+    ledger = Ledger(records(target, shutdown_done(2)), target.service, server.output())
+    ledger.requests_once(traffic, "uvicorn.access")
     workers = {int(m.group(1)) for r in ledger.got if (m := STARTED.search(message(r)))}
     assert len(workers) == 2, workers
     for line in SHUTDOWN_LINES:
