@@ -184,6 +184,12 @@ def _start(
     failures = [r for r in results if r is not None]
     if failures:
         raise StackError("\n\n".join(failures))
+    if not settings.secure and any(is_kafka(n) for n in names):
+        started = time.monotonic()
+        problem = services.kafka_ready(settings.kafka_bootstrap, settings.kafka_start_timeout)
+        if problem is not None:
+            raise StackError(f"Kafka answers but does not accept writes: {problem}")
+        progress(f"Kafka accepts idempotent writes after {time.monotonic() - started:.1f}s more.")
     if settings.secure and any(is_kafka(n) for n in names):
         secret = security.password(settings, security.KAFKA_USER)
         security.create_scram_user(settings.kafka_bootstrap, security.KAFKA_USER, secret)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import os
 import pwd
 import shutil
@@ -183,6 +184,36 @@ def kafka_health(bootstrap: str, timeout: float = 3.0) -> str | None:
     if not meta.brokers:
         return "metadata names no broker"
     return None
+
+
+PROBE_TOPIC = "_kafka-logging-stack-probe"
+
+
+def kafka_ready(bootstrap: str, timeout: float) -> str | None:
+    """None once an idempotent producer had one probe record acknowledged, else why not. A
+    fresh broker answers metadata before it hands out producer ids; until then every client
+    retries and librdkafka reports "Coordinator load in progress" on stderr."""
+    from confluent_kafka import Producer  # noqa: PLC0415 - only the stack needs it
+
+    quiet = logging.getLogger("kafka_logging.stack.probe")
+    quiet.propagate = False
+    quiet.addHandler(logging.NullHandler())
+    outcome: list[str | None] = []
+    producer = Producer(
+        {
+            "bootstrap.servers": bootstrap,
+            "enable.idempotence": True,
+            "message.timeout.ms": max(1000, int(timeout * 1000)),
+            "logger": quiet,
+        }
+    )
+    producer.produce(
+        PROBE_TOPIC,
+        b"ready?",
+        on_delivery=lambda err, _msg: outcome.append(None if err is None else str(err)),
+    )
+    producer.flush(timeout + 5)
+    return outcome[0] if outcome else f"no acknowledgement within {timeout:.0f}s"
 
 
 def _es_user() -> str | None:

@@ -16,6 +16,7 @@ from apps_harness import (
     free_port,
     gunicorn_done,
     handler_said,
+    pid,
     records,
     serve,
 )
@@ -43,7 +44,9 @@ def test_django_recipe_under_gunicorn_ships_every_record_once(
     ledger = Ledger(records(target, gunicorn_done(traffic, 2)), target.service, server.output())
     ledger.requests_once(traffic, "gunicorn.access")
     assert {r["log"]["logger"] for r in ledger.got if "error" in r} == {"django.request"}
-    assert len(ledger.with_text("Worker exiting")) == 2
+    exiting = sorted(pid(r) for r in ledger.with_text("Worker exiting"))
+    processes = sorted({pid(r) for r in ledger.got})
+    assert len(exiting) == 2, ledger._fail(f"exit lines from {exiting}; records from {processes}")
     ledger.lines_present("Shutting down: Master")
     ledger.summary("django", len(traffic.all))
     assert handler_said(server.output()) == []
