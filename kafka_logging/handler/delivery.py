@@ -598,9 +598,19 @@ class Worker:
         deadline = self.close_deadline
         margin = 0.3
         producer = self.producer
+        if self.down and self.spool is not None and self.spool.pending():
+            # Kafka may be back although no probe has said so yet (the probe backs off up to
+            # 10 s): one probe now; when it is acknowledged the spool is replayed until the
+            # deadline, when it fails the spool stays on disk for the next start.
+            self._next_probe = self.clock()
+            self._probe_backoff = max(self._probe_backoff, deadline - self.clock())
         while self.clock() < deadline - margin:
             self._pump_replay()
-            pending_spool = self.spool is not None and self.spool.pending() and not self.down
+            pending_spool = (
+                self.spool is not None
+                and self.spool.pending()
+                and (not self.down or self._replay_in_flight > 0)
+            )
             if not len(producer) and not pending_spool and not self._respool:
                 break
             producer.poll(0.05)

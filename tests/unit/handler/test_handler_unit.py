@@ -521,3 +521,39 @@ def test_default_key_is_service_host_and_pid(
     logger.info("k")
     assert old.flush(5)
     assert producers[1].delivered[0].key() == b"unit"
+
+
+def test_close_replays_the_spool_when_kafka_is_back_before_the_next_probe(
+    make_handler: MakeHandler,
+    logger: logging.Logger,
+    producers: list[FakeProducer],
+    tmp_path: Path,
+) -> None:
+    """Records spooled while Kafka was away are delivered by close() when Kafka is back,
+    without waiting for the backed-off probe: nothing is left on disk for a next start that
+    may never come."""
+    handler = make_handler(spool_dir=str(tmp_path), close_timeout=10)
+    logger.addHandler(handler)
+    logger.info("warm up")
+    assert handler.flush(5)
+    worker = handler._worker
+    assert worker is not None
+    worker._probe_backoff = 3600.0  # after the first probe fails, the next is an hour away
+    producers[0].go_down()
+    for i in range(5):
+        logger.info("spooled %d", i)
+    handler.flush(5)
+    assert handler.stats()["spooled"] == 5
+    wait = threading.Event()
+    deadline = time.monotonic() + 5
+    while worker._replay_in_flight == 0 and time.monotonic() < deadline:
+        wait.wait(0.01)  # the first probe is out (held by the broker that is away)
+    producers[0].purge()  # ... and fails
+    while worker._replay_in_flight and time.monotonic() < deadline:
+        wait.wait(0.01)
+    assert worker.down
+    assert worker._replay_in_flight == 0
+    producers[0].up = True  # Kafka is back; no probe would notice for an hour
+    handler.close()
+    assert messages(producers[0])[1:] == [f"spooled {i}" for i in range(5)]
+    assert handler.stats()["spool_bytes"] == 0
