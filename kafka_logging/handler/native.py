@@ -6,9 +6,14 @@ without yielding starves the worker, the queue fills and records are shed. Matur
 (sentry-python, OpenTelemetry's exporters under gevent) run their background work on a real
 thread taken from the originals the patcher saved. So does this module: when either library
 has patched threading, `start_thread`, `Lock` and `Event` are built on the original `_thread`
-functions, so the worker is an OS thread and wake-ups cross between it and greenlets;
-otherwise they are the standard library's own, unchanged. Decided when each is made (a
-primitive made before the patch is a real one anyway).
+functions, so the worker is an OS thread and wake-ups cross between it and greenlets.
+
+`Event` is never `threading.Event`, even before any patch: that one allocates a fresh lock
+from `threading`'s module globals on every `wait()`, so an Event made before gunicorn's gevent
+worker patches (the handler starts in the worker before `init_process()`) would hand the OS
+thread gevent locks afterwards, and the thread would start its own hub. Seen in CI as a
+worker whose every record stayed queued. Each primitive here holds all its locks from
+construction on, taken from the original `_thread` functions.
 """
 
 from __future__ import annotations
@@ -55,17 +60,18 @@ def patched() -> bool:
     return _originals() is not None
 
 
-def Lock() -> _thread.LockType:
+def _allocate_lock() -> Callable[[], Any]:
     originals = _originals()
-    if originals is None:
-        return threading.Lock()
-    lock: _thread.LockType = originals[0]()  # the same type: _thread's own, unpatched
+    return _thread.allocate_lock if originals is None else originals[0]
+
+
+def Lock() -> _thread.LockType:
+    lock: _thread.LockType = _allocate_lock()()  # _thread's own type, never a patched one
     return lock
 
 
 def Event() -> EventLike:
-    originals = _originals()
-    return _NativeEvent(originals[0]) if originals is not None else threading.Event()
+    return _NativeEvent(_allocate_lock())
 
 
 def start_thread(target: Callable[[], None], name: str) -> ThreadLike:

@@ -15,12 +15,13 @@ RECORDS = 20_000
 
 
 @pytest.mark.timeout(300)
-@pytest.mark.parametrize("library", ["gevent", "eventlet"])
+@pytest.mark.parametrize("library", ["gevent", "gevent-late", "eventlet"])
 def test_tight_loop_greenlet_does_not_starve_delivery(
     library: str, kafka_bootstrap: str, topic: str
 ) -> None:
     """20,000 records logged by a greenlet that never yields, which then waits without
-    yielding: all are delivered meanwhile, none dropped, each in the topic exactly once."""
+    yielding: all are delivered meanwhile, none dropped, each in the topic exactly once.
+    gevent-late: the handler's thread started before the patch, and never enters gevent."""
     argv = [sys.executable, "-W", "ignore", str(CHILD), library, kafka_bootstrap, topic]
     proc = subprocess.run(
         [*argv, str(RECORDS)], capture_output=True, text=True, timeout=180, check=False

@@ -9,10 +9,14 @@ import threading
 from kafka_logging.handler import native
 
 
-def test_unpatched_process_gets_the_standard_library() -> None:
-    """Without gevent/eventlet patching, the worker's primitives are threading's own."""
+def test_event_holds_its_locks_from_construction_on() -> None:
+    """Even unpatched, Event is not threading.Event (which allocates a lock per wait() from
+    threading's globals, gevent's after a later patch): its locks are _thread's, made once."""
     assert not native.patched()
-    assert isinstance(native.Event(), threading.Event)
+    event = native.Event()
+    assert isinstance(event, native._NativeEvent)
+    assert type(event._gate) is _thread.LockType
+    assert type(event._mutex) is _thread.LockType
 
 
 def test_native_event_wakes_a_waiting_thread_and_times_out() -> None:
