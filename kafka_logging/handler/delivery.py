@@ -102,7 +102,8 @@ class _KafkaLogger:
     def __init__(self, diag: Diagnostics, clock: Callable[[], float] = time.monotonic) -> None:
         self.diag = diag
         self.clock = clock
-        self._transient_since: float | None = None
+        self._transient_since: float | None = None  # when this run of retries began
+        self._transient_last = 0.0
 
     def log(self, level: int, fmt: str, *args: Any) -> None:
         if level > logging.WARNING:
@@ -113,8 +114,9 @@ class _KafkaLogger:
             text = f"{fmt} {args}"
         if text.endswith("retrying") and any(t in text for t in _TRANSIENT):
             now = self.clock()
-            if self._transient_since is None:
-                self._transient_since = now
+            if self._transient_since is None or now - self._transient_last > TRANSIENT_GRACE:
+                self._transient_since = now  # a new run of retries, after a quiet grace period
+            self._transient_last = now
             if now - self._transient_since < TRANSIENT_GRACE:
                 return
         self.diag.say("librdkafka", f"kafka client: {text}")

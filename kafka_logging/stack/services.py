@@ -189,15 +189,18 @@ def kafka_health(bootstrap: str, timeout: float = 3.0) -> str | None:
 PROBE_TOPIC = "_kafka-logging-stack-probe"
 
 
+_PROBE_LOG = logging.getLogger("kafka_logging.stack.probe")  # librdkafka's retries: unheard
+_PROBE_LOG.propagate = False
+_PROBE_LOG.addHandler(logging.NullHandler())
+
+
 def kafka_ready(bootstrap: str, timeout: float) -> str | None:
     """None once an idempotent producer had one probe record acknowledged, else why not. A
     fresh broker answers metadata before it hands out producer ids; until then every client
     retries and librdkafka reports "Coordinator load in progress" on stderr."""
     from confluent_kafka import Producer  # noqa: PLC0415 - only the stack needs it
 
-    quiet = logging.getLogger("kafka_logging.stack.probe")
-    quiet.propagate = False
-    quiet.addHandler(logging.NullHandler())
+    quiet = _PROBE_LOG
     outcome: list[str | None] = []
     producer = Producer(
         {

@@ -248,7 +248,11 @@ class Ledger:
         self.output = output
 
     def _fail(self, text: str) -> str:
-        return f"{text}\n--- server output (tail) ---\n{self.output[-4000:]}"
+        arrived = Counter((r["log"]["logger"], pid(r)) for r in self.got)
+        return (
+            f"{text}\n--- arrived: {len(self.got)} records; by (logger, pid): "
+            f"{dict(arrived.most_common(12))}\n--- server output (tail) ---\n{self.output[-4000:]}"
+        )
 
     def summary(self, label: str, expected_markers: int) -> str:
         """One line for the report (shown with `pytest -s`)."""

@@ -43,3 +43,20 @@ def test_a_transient_coordinator_retry_is_said_only_when_it_persists() -> None:
         f"kafka-logging: kafka client: GETPID [p#producer-1] {retry}\n".encode(),
         b"kafka-logging: kafka client: FAIL [p#producer-1] Connect to b/1 failed\n",
     ]
+
+
+def test_a_transient_retry_after_a_quiet_grace_period_gets_a_new_grace() -> None:
+    """A retry run that ended long ago does not make the next, short one speak."""
+    from kafka_logging.handler.delivery import TRANSIENT_GRACE, _KafkaLogger
+
+    now = [0.0]
+    lines: list[bytes] = []
+    diag = Diagnostics(interval=0, clock=lambda: now[0], write=lines.append)
+    kafka_log = _KafkaLogger(diag, clock=lambda: now[0])
+    retry = "Failed to acquire idempotence PID: Coordinator load in progress: retrying"
+    kafka_log.log(4, "%s", retry)
+    now[0] = 10 * TRANSIENT_GRACE
+    kafka_log.log(4, "%s", retry)
+    now[0] += TRANSIENT_GRACE - 1
+    kafka_log.log(4, "%s", retry)
+    assert lines == []
