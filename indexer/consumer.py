@@ -578,13 +578,17 @@ class Indexer:
 
     # ----------------------------------------------------------------- rebalances
 
-    def _on_assign(self, _consumer: Any, partitions: list[Any]) -> None:
+    def _on_assign(self, consumer: Any, partitions: list[Any]) -> None:
         for p in partitions:
             tp = (p.topic, p.partition)
             self._gen[tp] = next(self._gens)
             self._tracker.assign(tp)
         if partitions:
             log.info("assigned %s", [(p.topic, p.partition) for p in partitions])
+            # librdkafka keeps a partition's pause across revoke and re-assignment: one paused
+            # while Elasticsearch was away, then lost and handed back after we resumed the
+            # rest, would never be fetched again. Each assignment gets our state explicitly.
+            _set_fetching(consumer, partitions, paused=self._paused)
         self._repause = self._paused
 
     def _on_revoke(self, _consumer: Any, partitions: list[Any]) -> None:
@@ -612,13 +616,15 @@ class Indexer:
                 tps, self._clock() + COMMIT_RETRY_SECONDS
             )
         self._forget(tps)
+        _set_fetching(_consumer, partitions, paused=False)  # no pause outlives the assignment
         if tps:
             log.info("revoked %s", tps)
 
-    def _on_lost(self, _consumer: Any, partitions: list[Any]) -> None:
+    def _on_lost(self, consumer: Any, partitions: list[Any]) -> None:
         tps = [(p.topic, p.partition) for p in partitions]
         log.warning("lost %s: dropping their work without committing", tps)
         self._forget(tps)
+        _set_fetching(consumer, partitions, paused=False)
 
     def _forget(self, tps: Iterable[TopicPartition]) -> None:
         gone = set(tps)
@@ -683,3 +689,18 @@ class Indexer:
             self._fatal = f"Kafka client failed: {err}"
         else:
             log.debug("kafka: %s", err)
+
+
+def _set_fetching(consumer: Any, partitions: list[Any], paused: bool) -> None:
+    """Pause or resume `partitions` in librdkafka; a partition it does not know is skipped."""
+    from confluent_kafka import KafkaException  # noqa: PLC0415
+
+    if not partitions:
+        return
+    try:
+        if paused:
+            consumer.pause(partitions)
+        else:
+            consumer.resume(partitions)
+    except KafkaException as exc:
+        log.warning("could not %s %s: %s", "pause" if paused else "resume", partitions, exc)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import socket
 import threading
 import time
 import urllib.request
@@ -123,3 +125,93 @@ def test_metrics_endpoint_exports_the_indexer_metrics(
     ):
         assert name in text, name
     assert (health_code, json.loads(health)["status"]) == (200, "ok")
+
+
+def _until(check: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    pause = threading.Event()
+    while not check():
+        assert time.monotonic() < deadline, f"not within {timeout}s: {what}"
+        pause.wait(0.2)
+
+
+class Gate:
+    """A TCP forwarder to 127.0.0.1:`target` for one client; shut() drops its connections and
+    refuses new ones (the engine is away for that client only), reopen() lets them through."""
+
+    def __init__(self, target: int) -> None:
+        self.target = target
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port: int = self.listener.getsockname()[1]
+        self.open = True
+        self.live: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            if not self.open:
+                client.close()
+                continue
+            upstream = socket.create_connection(("127.0.0.1", self.target))
+            self.live += [client, upstream]
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pump(src: socket.socket, dst: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            while data := src.recv(65536):
+                dst.sendall(data)
+        for sock in (src, dst):
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+    def shut(self) -> None:
+        self.open = False
+        for sock in self.live:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+        self.live.clear()
+
+    def reopen(self) -> None:
+        self.open = True
+
+
+def test_a_partition_paused_during_an_outage_is_fetched_when_it_comes_back(
+    setup: Setup, run_indexer: Callable[[IndexerConfig], Running]
+) -> None:
+    """librdkafka keeps a partition's pause across revoke and re-assignment (chaos seed 7 on
+    46b066e: an indexer stalled for good). A's engine goes away (for A only) and A pauses; B
+    joins and takes some of A's partitions; A's engine comes back and A resumes the ones it
+    still owns; B leaves and A gets the others back: the records written after that, on
+    every partition, are all indexed, once."""
+    gate = Gate(int(setup.es_url.rsplit(":", 1)[1]))
+    a = run_indexer(
+        setup.config(
+            elasticsearch={"hosts": [f"http://127.0.0.1:{gate.port}"], "request_timeout": 2},
+            consumer={"revoke_timeout": 2},
+        )
+    )
+    produce(setup.bootstrap, setup.topic, [ecs_record(i) for i in range(300)], partitions=3)
+    assert setup.wait_count(300) == 300
+
+    gate.shut()
+    produce(setup.bootstrap, setup.topic, [ecs_record(i) for i in range(300, 600)], 3)
+    _until(lambda: a.indexer._paused, 60, "A paused while its engine is away")
+    b = run_indexer(setup.config(consumer={"revoke_timeout": 2}))
+    _until(lambda: len(a.indexer._gen) < 3, 60, "B took partitions from A")
+    gate.reopen()
+    assert setup.wait_count(600, timeout=120) == 600
+    _until(lambda: not a.indexer._paused, 60, "A resumed")
+
+    b.stop()
+    _until(lambda: len(a.indexer._gen) == 3, 60, "A got every partition back")
+    produce(setup.bootstrap, setup.topic, [ecs_record(i) for i in range(600, 900)], 3)
+    assert setup.wait_count(900, timeout=60) == 900
+    a.stop()
+    ids = setup.ids()
+    assert len(ids) == len(set(ids)) == 900
